@@ -1,0 +1,17 @@
+//! The `ferry` binary: parses the command line and hands off to the crate that does the work.
+
+mod cli;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    cli::init_tracing(&cli.log);
+    match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt.block_on(cli::run(cli)),
+        Err(err) => {
+            eprintln!("ferry: cannot start the async runtime: {err}");
+            std::process::ExitCode::from(cli::EXIT_ERROR)
+        }
+    }
+}
