@@ -1,0 +1,52 @@
+//! API types shared by every Ferry crate.
+//!
+//! Ferry reconciles the External Secrets Operator's own API group, so manifests written for
+//! ESO work unchanged. This crate holds the Rust types of the resources involved
+//! ([`ExternalSecret`], [`SecretStore`], [`ClusterSecretStore`]), the CRDs derived from them
+//! ([`crds`], [`crds_yaml`]) and shared constants. It sits at the bottom of the dependency graph
+//! (API types → pure logic → I/O) and depends on no other Ferry crate.
+//!
+//! Layout:
+//! - [`external_secret`]: `ExternalSecret` and everything under its spec and status.
+//! - [`store`]: `SecretStore`, `ClusterSecretStore`, the provider block and store status.
+//! - [`vault`]: the Vault provider and its auth methods.
+//! - [`meta`]: references, status conditions and condition reasons shared by all kinds.
+//! - [`duration`]: Go duration parsing for `refreshInterval`.
+//! - [`crd`]: the multi-version CRDs and their YAML.
+
+pub mod crd;
+pub mod duration;
+pub mod external_secret;
+pub mod meta;
+pub mod store;
+pub mod vault;
+
+#[cfg(test)]
+mod tests;
+
+pub use crd::{crds, crds_yaml};
+pub use duration::{DurationError, parse_duration};
+pub use external_secret::{
+    CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretData,
+    ExternalSecretDataFromRemoteRef, ExternalSecretDataRemoteRef, ExternalSecretSpec,
+    ExternalSecretStatus, ExternalSecretTarget, ExternalSecretTemplate, RefreshPolicy,
+    SecretStoreRef, StoreKind,
+};
+pub use meta::{
+    CONDITION_READY, ConditionStatus, SecretKeySelector, ServiceAccountSelector, StatusCondition,
+};
+pub use store::{
+    ClusterSecretStore, ClusterSecretStoreSpec, SecretStore, SecretStoreProvider, SecretStoreSpec,
+    SecretStoreStatus,
+};
+pub use vault::{VaultAuth, VaultKvVersion, VaultProvider};
+
+/// The API group of the resources Ferry reconciles (the External Secrets Operator's group).
+pub const GROUP: &str = "external-secrets.io";
+
+/// Label that marks a Secret as managed; ESO uses the same label, so existing tooling keeps
+/// recognising the Secrets Ferry writes.
+pub const MANAGED_LABEL: &str = "reconcile.external-secrets.io/managed";
+
+/// Field manager used for every server-side apply Ferry makes.
+pub const FIELD_MANAGER: &str = "ferry";
