@@ -1,6 +1,14 @@
 //! The in-cluster sync controller behind `ferry agent`.
 //!
-//! It will reconcile `external-secrets.io` ExternalSecret, SecretStore and ClusterSecretStore
-//! (Vault provider) into Kubernetes Secrets. It depends on `ferry-api` (types) and
-//! `ferry-vault` (I/O) and nothing depends on it but the binary. Not built yet: the `ferry agent`
-//! command says so and exits 2.
+//! It reconciles `external-secrets.io` ExternalSecret, SecretStore and ClusterSecretStore
+//! (Vault provider) into Kubernetes Secrets. Layering inside the crate: pure modules
+//! ([`shape`], [`hmac`]) know nothing of I/O; [`session`] and [`fetch`] talk to Vault; the
+//! controller modules talk to the API server and orchestrate.
+
+pub mod error;
+pub mod fetch;
+pub mod hmac;
+pub mod session;
+pub mod shape;
+
+pub use error::{AgentError, Result};

@@ -11,6 +11,8 @@ use crate::process::Server;
 pub struct KubeSandbox {
     /// Admin kubeconfig written by the sandbox.
     pub kubeconfig: PathBuf,
+    /// The service-account signing key's public half (PEM), for Vault's JWT auth.
+    pub sa_public_key: PathBuf,
     /// The process; dropping it stops the control plane.
     _server: Server,
     _dir: tempfile::TempDir,
@@ -36,8 +38,9 @@ impl KubeSandbox {
     /// ready and the service-account controller has run.
     pub fn start() -> KubeSandbox {
         let dir = tempfile::tempdir().expect("creating a temporary directory");
+        let data = dir.path().join("data");
         let mut cmd = Command::new(sandbox_binary());
-        cmd.arg(format!("--data-dir={}", dir.path().join("data").display()));
+        cmd.arg(format!("--data-dir={}", data.display()));
         let (server, kubeconfig) = Server::start(
             cmd,
             &dir.path().join("sandbox.log"),
@@ -47,6 +50,7 @@ impl KubeSandbox {
         .unwrap_or_else(|e| panic!("starting kube-sandbox: {e}"));
         KubeSandbox {
             kubeconfig: PathBuf::from(kubeconfig),
+            sa_public_key: data.join("sa.pub"),
             _server: server,
             _dir: dir,
         }

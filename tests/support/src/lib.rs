@@ -55,6 +55,7 @@ pub fn unique_suffix() -> String {
 /// Where the shared servers are, whether started here or given by the environment.
 struct Shared {
     kubeconfig: PathBuf,
+    sa_public_key: Option<PathBuf>,
     vault_addr: String,
     vault_token: SecretString,
     kv_mount: String,
@@ -65,11 +66,12 @@ struct Shared {
 fn shared() -> &'static Shared {
     static SHARED: OnceLock<Shared> = OnceLock::new();
     SHARED.get_or_init(|| {
-        let (kubeconfig, kube) = match std::env::var_os("FERRY_TEST_KUBECONFIG") {
-            Some(path) => (PathBuf::from(path), None),
+        let (kubeconfig, sa_public_key, kube) = match std::env::var_os("FERRY_TEST_KUBECONFIG") {
+            Some(path) => (PathBuf::from(path), None, None),
             None => {
                 let sandbox = KubeSandbox::start();
-                (sandbox.kubeconfig.clone(), Some(sandbox))
+                let key = Some(sandbox.sa_public_key.clone());
+                (sandbox.kubeconfig.clone(), key, Some(sandbox))
             }
         };
         let kv_mount =
@@ -80,6 +82,7 @@ fn shared() -> &'static Shared {
         ) {
             (Ok(addr), Ok(token)) => Shared {
                 kubeconfig,
+                sa_public_key,
                 vault_addr: addr,
                 vault_token: SecretString::from(token),
                 kv_mount,
@@ -90,6 +93,7 @@ fn shared() -> &'static Shared {
                 let bao = OpenBao::dev();
                 Shared {
                     kubeconfig,
+                    sa_public_key,
                     vault_addr: bao.address.clone(),
                     vault_token: bao.root_token.clone().expect("dev server has a root token"),
                     kv_mount,
@@ -109,6 +113,11 @@ pub struct TestEnv {
     pub kube_host: String,
     /// The API server's CA bundle (PEM).
     pub kube_ca_pem: String,
+    /// The service-account signing public key (PEM), when the sandbox is ours; `None` against
+    /// an existing cluster.
+    pub kube_sa_public_key_pem: Option<String>,
+    /// The admin kubeconfig file.
+    pub kubeconfig: PathBuf,
     /// This test's namespace, created fresh.
     pub namespace: String,
     /// A Vault client holding the root (or given admin) token.
@@ -157,10 +166,16 @@ impl TestEnv {
             .with_token(SecretString::from(
                 shared.vault_token.expose_secret().to_string(),
             ));
+        let kube_sa_public_key_pem = shared
+            .sa_public_key
+            .as_ref()
+            .map(|p| std::fs::read_to_string(p).expect("reading the service-account public key"));
         TestEnv {
             kube,
             kube_host,
             kube_ca_pem,
+            kube_sa_public_key_pem,
+            kubeconfig: shared.kubeconfig.clone(),
             namespace: id.clone(),
             vault,
             vault_addr: shared.vault_addr.clone(),

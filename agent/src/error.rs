@@ -1,0 +1,205 @@
+//! The agent's one error type. Variants are named after the operation that failed; none of them
+//! carries a secret value (only names, paths, fields and the causes' own redacted messages).
+//! [`AgentError::category`] is a bounded label for metrics and Event reasons.
+
+use ferry_vault::VaultError;
+
+/// Everything that can fail while reconciling.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The ExternalSecret or store spec is malformed; `field` is its JSON path.
+    #[error("invalid spec at {field}: {message}")]
+    ValidateSpec {
+        /// JSON path of the offending field, e.g. `spec.data[1].secretKey`.
+        field: String,
+        /// What is wrong, without any value.
+        message: String,
+    },
+    /// The spec asks for something Ferry does not implement (yet).
+    #[error("{field}: {feature} is not supported by Ferry")]
+    Unsupported {
+        /// JSON path of the field that uses the feature.
+        field: String,
+        /// The feature, e.g. `dataFrom.find` or `provider aws`.
+        feature: String,
+    },
+    /// The referenced store does not exist, is not Ready, or is of another controller class.
+    #[error("resolving {kind} {name:?}: {reason}")]
+    ResolveStore {
+        /// `SecretStore` or `ClusterSecretStore`.
+        kind: &'static str,
+        /// The store's name.
+        name: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A ClusterSecretStore's conditions do not admit the ExternalSecret's namespace.
+    #[error("ClusterSecretStore {store:?} does not allow namespace {namespace:?}")]
+    StoreNotAllowed {
+        /// The store's name.
+        store: String,
+        /// The ExternalSecret's namespace.
+        namespace: String,
+    },
+    /// A credential (Secret key, ConfigMap key, service-account token file) could not be read.
+    #[error("reading credential {what}: {reason}")]
+    ReadCredential {
+        /// Which credential, e.g. `Secret vault/approle key secret-id`.
+        what: String,
+        /// Why, without any value.
+        reason: String,
+    },
+    /// A TokenRequest for a ServiceAccount failed.
+    #[error("requesting a token for ServiceAccount {namespace}/{name}: {source}")]
+    RequestToken {
+        /// The ServiceAccount's namespace.
+        namespace: String,
+        /// The ServiceAccount's name.
+        name: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// Connecting to Vault (bad address or CA bundle).
+    #[error("connecting to Vault: {0}")]
+    ConnectVault(#[source] VaultError),
+    /// Logging in to Vault failed.
+    #[error("logging in to Vault with {method} at auth/{mount}: {source}")]
+    Login {
+        /// The auth method, e.g. `kubernetes`.
+        method: &'static str,
+        /// The auth mount path.
+        mount: String,
+        /// Vault's error.
+        #[source]
+        source: VaultError,
+    },
+    /// Reading a KV path failed (not "not found": that is not an error).
+    #[error("reading {path} from Vault: {source}")]
+    ReadVault {
+        /// `mount/path` that was read.
+        path: String,
+        /// Vault's error.
+        #[source]
+        source: VaultError,
+    },
+    /// A referenced KV path or property does not exist.
+    #[error("{field}: {what} not found in Vault")]
+    NotFound {
+        /// JSON path of the field that references it.
+        field: String,
+        /// The key and, if any, property.
+        what: String,
+    },
+    /// Building the Secret's data failed (property extraction, decoding).
+    #[error("building the Secret at {field}: {message}")]
+    BuildSecret {
+        /// JSON path of the field.
+        field: String,
+        /// What is wrong, without any value.
+        message: String,
+    },
+    /// Reading an object from the API server failed.
+    #[error("reading {kind} {namespace}/{name}: {source}")]
+    GetObject {
+        /// Object kind.
+        kind: &'static str,
+        /// Namespace (empty for cluster-scoped objects).
+        namespace: String,
+        /// Name.
+        name: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// Writing the target Secret failed.
+    #[error("writing Secret {namespace}/{name}: {source}")]
+    ApplySecret {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// The target Secret exists and is not ours to take (creationPolicy Owner on a Secret owned
+    /// by another ExternalSecret, or Merge on a Secret that does not exist).
+    #[error("Secret {namespace}/{name}: {reason}")]
+    SecretConflict {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// Deleting the target Secret (deletionPolicy Delete) failed.
+    #[error("deleting Secret {namespace}/{name}: {source}")]
+    DeleteSecret {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// Patching an object's status failed.
+    #[error("patching status of {kind} {name}: {source}")]
+    PatchStatus {
+        /// Object kind.
+        kind: &'static str,
+        /// `namespace/name` or name.
+        name: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// Loading or creating the HMAC key Secret failed.
+    #[error("loading the HMAC key Secret {namespace}/{name}: {reason}")]
+    LoadHmacKey {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// Starting the controller (client, watches) failed.
+    #[error("starting the agent: {0}")]
+    Start(String),
+}
+
+impl AgentError {
+    /// A bounded label for metrics and Event reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::ValidateSpec { .. } => "invalid_spec",
+            Self::Unsupported { .. } => "unsupported",
+            Self::ResolveStore { .. } | Self::StoreNotAllowed { .. } => "store",
+            Self::ReadCredential { .. } | Self::RequestToken { .. } => "credentials",
+            Self::ConnectVault(_) => "vault_config",
+            Self::Login { source, .. } | Self::ReadVault { source, .. } => source.category(),
+            Self::NotFound { .. } => "not_found",
+            Self::BuildSecret { .. } => "build",
+            Self::GetObject { .. } => "kube_read",
+            Self::ApplySecret { .. } | Self::DeleteSecret { .. } => "kube_write",
+            Self::SecretConflict { .. } => "secret_conflict",
+            Self::PatchStatus { .. } => "kube_status",
+            Self::LoadHmacKey { .. } => "hmac_key",
+            Self::Start(_) => "start",
+        }
+    }
+
+    /// Whether retrying with the same inputs cannot help (only a spec change can).
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Self::ValidateSpec { .. } | Self::Unsupported { .. } | Self::BuildSecret { .. }
+        )
+    }
+}
+
+/// Shorthand for results in this crate.
+pub type Result<T, E = AgentError> = std::result::Result<T, E>;
