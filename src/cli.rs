@@ -26,7 +26,12 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct LogArgs {
     /// Log filter in tracing's EnvFilter syntax, e.g. `info` or `ferry_agent=debug`.
-    #[arg(long, global = true, env = "FERRY_LOG", default_value = "info")]
+    #[arg(
+        long,
+        global = true,
+        env = "FERRY_LOG",
+        default_value = "info,rustify=off,vaultrs=off"
+    )]
     pub log_level: String,
     /// Log line format.
     #[arg(long, global = true, env = "FERRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -73,6 +78,24 @@ pub struct AgentArgs {
     /// Kubeconfig file; in-cluster configuration is used when unset.
     #[arg(long, env = "KUBECONFIG")]
     pub kubeconfig: Option<std::path::PathBuf>,
+    /// Watch only this namespace (ExternalSecrets, SecretStores, Secrets); all when unset.
+    #[arg(long, env = "FERRY_WATCH_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Reconcile stores whose spec.controller is empty or equal to this class.
+    #[arg(long, env = "FERRY_CONTROLLER_CLASS", default_value = "default")]
+    pub controller_class: String,
+    /// How many ExternalSecrets reconcile at once.
+    #[arg(long, env = "FERRY_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Address for /metrics and /healthz.
+    #[arg(long, env = "FERRY_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: std::net::SocketAddr,
+    /// The agent's own namespace, where its HMAC key Secret lives.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "ferry-system")]
+    pub own_namespace: String,
+    /// Name of the Secret holding the key for the data HMACs (created when missing).
+    #[arg(long, env = "FERRY_HMAC_KEY_SECRET", default_value = "ferry-hmac-key")]
+    pub hmac_key_secret: String,
 }
 
 /// Flags of `ferry verify`.
@@ -116,14 +139,25 @@ pub fn init_tracing(log: &LogArgs) {
 /// Runs the chosen subcommand and maps its outcome to an exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     let name = match cli.command {
+        Command::Agent(args) => return report("agent", crate::agent::run(args).await),
         Command::Bootstrap(_) => "bootstrap",
-        Command::Agent(_) => "agent",
         Command::Verify(_) => "verify",
         Command::Policy(PolicyCommand::Render) => "policy render",
         Command::Policy(PolicyCommand::Lint) => "policy lint",
         Command::Unseal(_) => "unseal",
     };
     not_built(name)
+}
+
+/// Prints a failed command's error chain and maps it to exit code 1.
+fn report(name: &str, result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ferry {name}: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// A subcommand that exists in the CLI but whose implementation has not landed yet.

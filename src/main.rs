@@ -1,5 +1,6 @@
 //! The `ferry` binary: parses the command line and hands off to the crate that does the work.
 
+mod agent;
 mod cli;
 
 use clap::Parser;

@@ -58,11 +58,11 @@ pub enum AgentError {
         name: String,
         /// The API error.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// Connecting to Vault (bad address or CA bundle).
     #[error("connecting to Vault: {0}")]
-    ConnectVault(#[source] VaultError),
+    ConnectVault(#[source] Box<VaultError>),
     /// Logging in to Vault failed.
     #[error("logging in to Vault with {method} at auth/{mount}: {source}")]
     Login {
@@ -72,7 +72,7 @@ pub enum AgentError {
         mount: String,
         /// Vault's error.
         #[source]
-        source: VaultError,
+        source: Box<VaultError>,
     },
     /// Reading a KV path failed (not "not found": that is not an error).
     #[error("reading {path} from Vault: {source}")]
@@ -81,7 +81,7 @@ pub enum AgentError {
         path: String,
         /// Vault's error.
         #[source]
-        source: VaultError,
+        source: Box<VaultError>,
     },
     /// A referenced KV path or property does not exist.
     #[error("{field}: {what} not found in Vault")]
@@ -110,7 +110,7 @@ pub enum AgentError {
         name: String,
         /// The API error.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// Writing the target Secret failed.
     #[error("writing Secret {namespace}/{name}: {source}")]
@@ -121,7 +121,7 @@ pub enum AgentError {
         name: String,
         /// The API error.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// The target Secret exists and is not ours to take (creationPolicy Owner on a Secret owned
     /// by another ExternalSecret, or Merge on a Secret that does not exist).
@@ -143,7 +143,7 @@ pub enum AgentError {
         name: String,
         /// The API error.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// Patching an object's status failed.
     #[error("patching status of {kind} {name}: {source}")]
@@ -154,7 +154,7 @@ pub enum AgentError {
         name: String,
         /// The API error.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// Loading or creating the HMAC key Secret failed.
     #[error("loading the HMAC key Secret {namespace}/{name}: {reason}")]

@@ -1,1 +1,173 @@
-//! Being written.
+//! A keyed fingerprint of a Secret's data. The agent records it on the Secret (as an
+//! annotation) and writes only when the desired data's fingerprint differs. It is an
+//! HMAC-SHA256 under a key only the agent holds, never an unkeyed hash, so the annotation
+//! reveals nothing about the values to whoever can read the Secret's metadata.
+
+use hmac::digest::Key;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::shape::SecretData;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Length of a generated key, in bytes.
+pub const HMAC_KEY_LEN: usize = 32;
+
+/// Domain separation for the canonical encoding (and its version).
+const DOMAIN: &[u8] = b"ferry/secret-data/v1\0";
+
+/// Keyed HMAC-SHA256 over a canonical, unambiguous encoding of the data (length-prefixed key
+/// and value, in key order), hex encoded.
+pub fn data_hmac(key: &[u8], data: &SecretData) -> String {
+    let mut mac = new_mac(key);
+    mac.update(DOMAIN);
+    mac.update(&len_prefix(data.len()));
+    for (name, value) in data.iter() {
+        mac.update(&len_prefix(name.len()));
+        mac.update(name.as_bytes());
+        mac.update(&len_prefix(value.len()));
+        mac.update(value);
+    }
+    hex::encode(mac.finalize().into_bytes().as_slice())
+}
+
+/// A fresh random key of [`HMAC_KEY_LEN`] bytes from the thread-local CSPRNG (seeded by the
+/// operating system).
+pub fn generate_key() -> Zeroizing<Vec<u8>> {
+    let mut key = Zeroizing::new(vec![0u8; HMAC_KEY_LEN]);
+    rand::fill(key.as_mut_slice());
+    key
+}
+
+/// Compares two tags in time independent of where they differ (the length is not secret).
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// An HMAC instance for a key of any length, built as RFC 2104 says (keys longer than the
+/// block are hashed, shorter ones zero-padded) so that no fallible constructor is needed.
+fn new_mac(key: &[u8]) -> HmacSha256 {
+    let mut block = Key::<HmacSha256>::default();
+    if key.len() > block.len() {
+        let mut digest = Sha256::digest(key);
+        block[..digest.len()].copy_from_slice(&digest);
+        digest.as_mut_slice().zeroize();
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let mac = HmacSha256::new(&block);
+    block.as_mut_slice().zeroize();
+    mac
+}
+
+/// A length as 8 big-endian bytes.
+fn len_prefix(len: usize) -> [u8; 8] {
+    (len as u64).to_be_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(pairs: &[(&str, &str)]) -> SecretData {
+        let mut d = SecretData::new();
+        for (k, v) in pairs {
+            d.insert((*k).to_owned(), v.as_bytes().to_vec());
+        }
+        d
+    }
+
+    #[test]
+    fn tag_is_hex_sha256_sized_and_stable() {
+        let tag = data_hmac(b"key", &data(&[("a", "1")]));
+        assert_eq!(tag.len(), 64);
+        assert!(tag.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(tag, data_hmac(b"key", &data(&[("a", "1")])));
+    }
+
+    #[test]
+    fn different_keys_give_different_tags() {
+        let d = data(&[("a", "1")]);
+        assert_ne!(data_hmac(b"key-one", &d), data_hmac(b"key-two", &d));
+        let (k1, k2) = (generate_key(), generate_key());
+        assert_eq!(k1.len(), HMAC_KEY_LEN);
+        assert_ne!(k1, k2);
+        assert_ne!(data_hmac(&k1, &d), data_hmac(&k2, &d));
+    }
+
+    #[test]
+    fn insertion_order_does_not_matter() {
+        let a = data(&[("x", "1"), ("y", "2"), ("z", "3")]);
+        let b = data(&[("z", "3"), ("x", "1"), ("y", "2")]);
+        assert_eq!(data_hmac(b"k", &a), data_hmac(b"k", &b));
+    }
+
+    #[test]
+    fn length_prefixing_prevents_collisions() {
+        let k = b"k";
+        type Pairs<'a> = &'a [(&'a str, &'a str)];
+        let pairs: &[(Pairs, Pairs)] = &[
+            (&[("ab", "c")], &[("a", "bc")]),
+            (&[("a", "")], &[("", "a")]),
+            (&[("a", "b"), ("c", "d")], &[("a", "bcd")]),
+            (&[], &[("", "")]),
+        ];
+        for (x, y) in pairs {
+            assert_ne!(
+                data_hmac(k, &data(x)),
+                data_hmac(k, &data(y)),
+                "{x:?} {y:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn values_change_the_tag() {
+        let k = b"k";
+        assert_ne!(
+            data_hmac(k, &data(&[("a", "1")])),
+            data_hmac(k, &data(&[("a", "2")]))
+        );
+    }
+
+    #[test]
+    fn keys_of_any_length_match_the_standard_constructor() {
+        for len in [0, 1, 32, 63, 64, 65, 200] {
+            let key = vec![0x5a; len];
+            let mut standard = HmacSha256::new_from_slice(&key).expect("any length");
+            standard.update(b"message");
+            let mut ours = new_mac(&key);
+            ours.update(b"message");
+            assert_eq!(
+                ours.finalize().into_bytes(),
+                standard.finalize().into_bytes(),
+                "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn rfc4231_case_2() {
+        let mut mac = new_mac(b"Jefe");
+        mac.update(b"what do ya want for nothing?");
+        assert_eq!(
+            hex::encode(mac.finalize().into_bytes().as_slice()),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn constant_time_comparison() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "ab"));
+        assert!(constant_time_eq("", ""));
+    }
+}

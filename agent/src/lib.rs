@@ -5,10 +5,20 @@
 //! ([`shape`], [`hmac`]) know nothing of I/O; [`session`] and [`fetch`] talk to Vault; the
 //! controller modules talk to the API server and orchestrate.
 
+pub mod context;
+pub mod controller;
 pub mod error;
 pub mod fetch;
 pub mod hmac;
+pub mod metrics;
+pub mod reconcile;
+pub mod secret;
 pub mod session;
 pub mod shape;
+pub mod status;
+pub mod store;
+pub mod stores;
 
+pub use context::AgentConfig;
+pub use controller::{Agent, Stats, StatsHandle};
 pub use error::{AgentError, Result};

@@ -184,6 +184,12 @@ impl TestEnv {
         }
     }
 
+    /// The admin token of the shared Vault (the dev server's root token), for tests that put it
+    /// into a Secret for a tokenSecretRef store.
+    pub fn root_token(&self) -> SecretString {
+        SecretString::from(shared().vault_token.expose_secret().to_string())
+    }
+
     /// A path under this test's prefix.
     pub fn path(&self, rest: &str) -> String {
         format!("{}/{}", self.prefix, rest)

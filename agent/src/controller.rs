@@ -1,0 +1,284 @@
+//! Wiring: the watches, caches and controllers of one agent process.
+//!
+//! - ExternalSecrets drive the main controller.
+//! - Managed Secrets are watched metadata-only, filtered by the managed label, so memory follows
+//!   the Secrets Ferry writes and not the cluster's other Secrets; any change maps back to its
+//!   ExternalSecret for drift repair.
+//! - SecretStores and ClusterSecretStores have their own status controllers, and a change to a
+//!   store requeues the ExternalSecrets that reference it.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use ferry_api::{ClusterSecretStore, ExternalSecret, MANAGED_LABEL, SecretStore, StoreKind};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, PartialObjectMeta, PostParams};
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+
+use crate::context::{AgentConfig, Backoff, Ctx, Events};
+use crate::error::{AgentError, Result};
+use crate::fetch::Fetcher;
+use crate::hmac::generate_key;
+use crate::reconcile::{error_policy, reconcile};
+use crate::secret::{EXTERNAL_SECRET_ANNOTATION, SecretWriter};
+use crate::session::Sessions;
+use crate::store::StoreCaches;
+use crate::stores::{reconcile_cluster_store, reconcile_store, store_error_policy};
+
+/// Counters of what the agent has done, for metrics and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Secret writes (apply, patch, delete).
+    pub secret_writes: u64,
+    /// Successful Vault logins.
+    pub logins: u64,
+    /// KV requests sent to Vault.
+    pub vault_reads: u64,
+}
+
+/// A configured agent, ready to run.
+pub struct Agent {
+    ctx: Arc<Ctx>,
+    secret_cache_writer: reflector::store::Writer<PartialObjectMeta<Secret>>,
+    stores: (Controller<SecretStore>, Controller<ClusterSecretStore>),
+}
+
+/// A cheap handle that reads the agent's counters while it runs.
+#[derive(Clone)]
+pub struct StatsHandle(Arc<Ctx>);
+
+impl StatsHandle {
+    /// The counters now.
+    pub fn get(&self) -> Stats {
+        Stats {
+            secret_writes: self.0.secrets.writes(),
+            logins: self.0.sessions.logins(),
+            vault_reads: self.0.fetcher.reads(),
+        }
+    }
+}
+
+impl Agent {
+    /// Loads (or creates) the HMAC key and builds the caches and controllers.
+    pub async fn new(client: Client, config: AgentConfig) -> Result<Agent> {
+        let hmac_key = load_or_create_hmac_key(&client, &config).await?;
+        let (secret_cache, secret_cache_writer) = reflector::store();
+        let ss = Controller::new(
+            scoped::<SecretStore>(&client, &config),
+            watcher::Config::default(),
+        );
+        let css = Controller::new(
+            Api::<ClusterSecretStore>::all(client.clone()),
+            watcher::Config::default(),
+        );
+        let stores = StoreCaches {
+            namespaced: ss.store(),
+            cluster: css.store(),
+        };
+        let ctx = Arc::new(Ctx {
+            sessions: Sessions::new(client.clone(), config.pod_token_path.clone()),
+            fetcher: Fetcher::default(),
+            secrets: SecretWriter::new(client.clone(), hmac_key, secret_cache),
+            stores,
+            backoff: Backoff::new(config.backoff_base, config.backoff_max),
+            events: Events::new(client.clone(), &config.reporter),
+            client,
+            config,
+        });
+        Ok(Agent {
+            ctx,
+            secret_cache_writer,
+            stores: (ss, css),
+        })
+    }
+
+    /// A handle on the agent's counters.
+    pub fn stats(&self) -> StatsHandle {
+        StatsHandle(self.ctx.clone())
+    }
+
+    /// Runs until `shutdown` resolves, then revokes the agent's Vault tokens.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    ) -> Result<()> {
+        let Agent {
+            ctx,
+            secret_cache_writer,
+            stores: (ss, css),
+        } = self;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        let store_caches = ctx.stores.clone();
+        let ss = ss
+            .graceful_shutdown_on(stopped())
+            .run(reconcile_store, store_error_policy, ctx.clone())
+            .for_each(|_| async {});
+        let css = css
+            .graceful_shutdown_on(stopped())
+            .run(reconcile_cluster_store, store_error_policy, ctx.clone())
+            .for_each(|_| async {});
+        let es = run_external_secrets(ctx.clone(), secret_cache_writer, store_caches, stopped());
+        let stop = async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+        };
+        let (_, _, _, es) = tokio::join!(ss, css, stop, es);
+        ctx.sessions.revoke_all().await;
+        es
+    }
+}
+
+async fn run_external_secrets(
+    ctx: Arc<Ctx>,
+    secret_cache_writer: reflector::store::Writer<PartialObjectMeta<Secret>>,
+    stores: StoreCaches,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<()> {
+    let config = &ctx.config;
+    let managed = watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true"));
+    let secrets = reflector::reflector(
+        secret_cache_writer,
+        watcher(
+            scoped::<PartialObjectMeta<Secret>>(&ctx.client, config),
+            managed,
+        ),
+    )
+    .default_backoff()
+    .touched_objects();
+    let es_api = scoped::<ExternalSecret>(&ctx.client, config);
+    let controller = Controller::new(es_api, watcher::Config::default())
+        .with_config(ControllerConfig::default().concurrency(config.concurrency));
+    let es_cache = controller.store();
+    let es_for_ss = es_cache.clone();
+    let es_for_css = es_cache.clone();
+    let ss_api = scoped::<SecretStore>(&ctx.client, config);
+    let css_api = Api::<ClusterSecretStore>::all(ctx.client.clone());
+    let controller = controller
+        .watches_stream(secrets, secret_owner)
+        .watches(ss_api, watcher::Config::default(), move |s: SecretStore| {
+            referencing(
+                &es_for_ss,
+                StoreKind::SecretStore,
+                &s.name_any(),
+                s.namespace(),
+            )
+        })
+        .watches(
+            css_api,
+            watcher::Config::default(),
+            move |s: ClusterSecretStore| {
+                referencing(
+                    &es_for_css,
+                    StoreKind::ClusterSecretStore,
+                    &s.name_any(),
+                    None,
+                )
+            },
+        )
+        .graceful_shutdown_on(shutdown);
+    // Resolving a store before the store caches are filled would flap statuses at start-up.
+    let _ = stores.namespaced.wait_until_ready().await;
+    let _ = stores.cluster.wait_until_ready().await;
+    controller
+        .run(reconcile, error_policy, ctx.clone())
+        .for_each(|_| async {})
+        .await;
+    Ok(())
+}
+
+/// Maps a managed Secret to the ExternalSecret that manages it.
+fn secret_owner(secret: PartialObjectMeta<Secret>) -> Option<ObjectRef<ExternalSecret>> {
+    let ns = secret.namespace()?;
+    let by_owner = secret
+        .owner_references()
+        .iter()
+        .find(|o| o.kind == "ExternalSecret" && o.api_version.starts_with("external-secrets.io/"))
+        .map(|o| o.name.clone());
+    let name = by_owner.or_else(|| {
+        secret
+            .annotations()
+            .get(EXTERNAL_SECRET_ANNOTATION)
+            .cloned()
+    })?;
+    Some(ObjectRef::new(&name).within(&ns))
+}
+
+/// The ExternalSecrets that reference a store.
+fn referencing(
+    cache: &reflector::Store<ExternalSecret>,
+    kind: StoreKind,
+    name: &str,
+    namespace: Option<String>,
+) -> Vec<ObjectRef<ExternalSecret>> {
+    cache
+        .state()
+        .iter()
+        .filter(|es| {
+            let r = &es.spec.secret_store_ref;
+            r.kind == kind && r.name == name && (namespace.is_none() || es.namespace() == namespace)
+        })
+        .map(|es| ObjectRef::from_obj(es.as_ref()))
+        .collect()
+}
+
+fn scoped<K>(client: &Client, config: &AgentConfig) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match &config.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// The HMAC key lives in a Secret the agent owns; it is created with a random key when absent.
+async fn load_or_create_hmac_key(
+    client: &Client,
+    config: &AgentConfig,
+) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    let (ns, name) = (&config.own_namespace, &config.hmac_key_secret);
+    let fail = |reason: String| AgentError::LoadHmacKey {
+        namespace: ns.clone(),
+        name: name.clone(),
+        reason,
+    };
+    let api = Api::<Secret>::namespaced(client.clone(), ns);
+    for _ in 0..3 {
+        if let Some(secret) = api.get_opt(name).await.map_err(|e| fail(e.to_string()))? {
+            let key = secret.data.and_then(|mut d| d.remove("key")).map(|b| b.0);
+            return match key {
+                Some(key) if key.len() >= 16 => Ok(zeroize::Zeroizing::new(key)),
+                _ => Err(fail("data.key is missing or shorter than 16 bytes".into())),
+            };
+        }
+        let key = generate_key();
+        let secret = Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.clone()),
+                ..Default::default()
+            },
+            data: Some([("key".to_string(), k8s_openapi::ByteString(key.to_vec()))].into()),
+            type_: Some("Opaque".into()),
+            ..Default::default()
+        };
+        match api.create(&PostParams::default(), &secret).await {
+            Ok(_) => return Ok(key),
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(e) => return Err(fail(e.to_string())),
+        }
+    }
+    Err(fail(
+        "the Secret keeps being created and deleted concurrently".into(),
+    ))
+}

@@ -1,0 +1,247 @@
+//! Reconciling one ExternalSecret: validate, resolve the store, read Vault through the shared
+//! session cache and single-flight fetcher, build the data with pure functions, write the
+//! Secret only when its keyed HMAC differs, then patch the status only when it changed.
+//!
+//! A failure never touches the Secret: only a real "not found" from Vault acts, and only as
+//! the deletionPolicy says.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_api::meta::reason;
+use ferry_api::{DeletionPolicy, ExternalSecret, RefreshPolicy, VaultKvVersion};
+use ferry_vault::{KvSecret, KvVersion};
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+
+use crate::context::Ctx;
+use crate::error::{AgentError, Result};
+use crate::fetch::mount_and_path;
+use crate::secret::{Written, target};
+use crate::session::StoreContext;
+use crate::shape::{self, RemoteKey};
+use crate::status::{self, Ready};
+use crate::store::{self, Resolved};
+
+/// How a sync ended, short of an error.
+enum Outcome {
+    /// The store belongs to another controller class: leave the object alone.
+    NotOurs,
+    /// The sync finished with this Ready condition.
+    Done(Ready, Option<Written>),
+}
+
+/// The controller's reconcile function for ExternalSecrets.
+pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Ctx>) -> Result<Action> {
+    if es.meta().deletion_timestamp.is_some() {
+        let (ns, name) = target(&es);
+        ctx.secrets.forget(&ns, &name);
+        return Ok(Action::await_change());
+    }
+    let started = std::time::Instant::now();
+    let result = sync(&es, &ctx).await;
+    let (ready, written) = match &result {
+        Ok(Outcome::NotOurs) => return Ok(Action::await_change()),
+        Ok(Outcome::Done(ready, written)) => (ready.clone(), *written),
+        Err(err) => (Ready::from_error(err), None),
+    };
+    let next = status::next_status(&es, &ready, written);
+    let api = kube::Api::<ExternalSecret>::namespaced(
+        ctx.client.clone(),
+        &es.namespace().unwrap_or_default(),
+    );
+    status::patch_if_changed(&api, &es.name_any(), es.status.as_ref(), &next).await?;
+    ctx.events.publish(&es, &ready, written).await;
+    tracing::debug!(
+        namespace = es.namespace().as_deref().unwrap_or_default(),
+        name = %es.name_any(),
+        reason = ready.reason,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "reconciled ExternalSecret"
+    );
+    Ok(match result {
+        Err(err) if err.is_permanent() => Action::await_change(),
+        Err(err) => {
+            tracing::warn!(name = %es.name_any(), category = err.category(), error = %err, "sync failed");
+            Action::requeue(ctx.backoff.failed(es.as_ref()))
+        }
+        Ok(_) => {
+            ctx.backoff.succeeded(es.as_ref());
+            requeue_after_success(&es)
+        }
+    })
+}
+
+/// Requeue for a reconcile that itself errored (status patch failed): back off per object.
+pub fn error_policy(es: Arc<ExternalSecret>, err: &AgentError, ctx: Arc<Ctx>) -> Action {
+    tracing::warn!(name = %es.name_any(), category = err.category(), error = %err, "reconcile failed");
+    Action::requeue(ctx.backoff.failed(es.as_ref()))
+}
+
+async fn sync(es: &ExternalSecret, ctx: &Ctx) -> Result<Outcome> {
+    shape::validate(&es.spec)?;
+    shape::unsupported(&es.spec)?;
+    let class = &ctx.config.controller_class;
+    let store = match store::resolve(es, &ctx.stores, &ctx.client, class).await? {
+        Resolved::OtherClass => return Ok(Outcome::NotOurs),
+        Resolved::Ours(store) => store,
+    };
+    let Some(max_age) = refresh_window(es, ctx) else {
+        return Ok(Outcome::Done(
+            Ready::synced("secret synced"),
+            Some(Written::Unchanged),
+        ));
+    };
+    let keys = shape::remote_keys(&es.spec);
+    let fetched = fetch_all(ctx, &store, &keys, max_age).await?;
+    if let Some(missing) = keys.iter().find(|k| !fetched.contains_key(*k)) {
+        return not_found(ctx, es, missing, fetched.is_empty()).await;
+    }
+    let data = shape::build(&es.spec, &fetched)?;
+    let written = ctx.secrets.sync(es, &data).await?;
+    Ok(Outcome::Done(Ready::synced("secret synced"), Some(written)))
+}
+
+/// How fresh the Vault data must be for this reconcile, or `None` when no refresh is due.
+/// A change to the spec, labels or annotations (force-sync included) forces a fresh read.
+fn refresh_window(es: &ExternalSecret, ctx: &Ctx) -> Option<Duration> {
+    let synced = es
+        .status
+        .as_ref()
+        .and_then(|s| s.synced_resource_version.as_deref());
+    let changed = synced != Some(status::synced_version(es).as_str());
+    let (ns, name) = target(es);
+    let exists = ctx.secrets.exists(&ns, &name)
+        || es.spec.target.creation_policy == ferry_api::CreationPolicy::None;
+    if changed {
+        return Some(Duration::ZERO);
+    }
+    let interval = es.spec.refresh_interval().unwrap_or_default();
+    match es.spec.effective_refresh_policy() {
+        RefreshPolicy::Periodic if !interval.is_zero() => Some(interval),
+        _ if exists => None,
+        _ => Some(Duration::ZERO),
+    }
+}
+
+fn requeue_after_success(es: &ExternalSecret) -> Action {
+    let interval = es.spec.refresh_interval().unwrap_or_default();
+    match es.spec.effective_refresh_policy() {
+        RefreshPolicy::Periodic if !interval.is_zero() => {
+            // Up to 10% jitter spreads a cold start's refreshes over time.
+            let jitter = interval.mul_f64(rand::random::<f64>() * 0.1);
+            Action::requeue(interval + jitter)
+        }
+        _ => Action::await_change(),
+    }
+}
+
+/// Reads every remote key; a key missing from the result means Vault said "not found".
+/// A 403 drops the session and retries once with a fresh login.
+async fn fetch_all(
+    ctx: &Ctx,
+    store: &StoreContext,
+    keys: &[RemoteKey],
+    max_age: Duration,
+) -> Result<BTreeMap<RemoteKey, KvSecret>> {
+    let engine = match store.provider.version {
+        VaultKvVersion::V1 => KvVersion::V1,
+        VaultKvVersion::V2 => KvVersion::V2,
+    };
+    let mut retried = false;
+    'session: loop {
+        let (session, vault) = ctx.sessions.get(store).await?;
+        let mut out = BTreeMap::new();
+        for key in keys {
+            let (mount, path) = mount_and_path(&store.provider, &key.key);
+            let version = kv_version(key, engine)?;
+            let read = ctx
+                .fetcher
+                .read(&session, &vault, &mount, &path, engine, version, max_age);
+            match read.await {
+                Ok(Some(secret)) => {
+                    out.insert(key.clone(), secret.as_ref().clone());
+                }
+                Ok(None) => {}
+                Err(err) if err.is_forbidden() && !retried => {
+                    ctx.sessions.invalidate(&session, &vault).await;
+                    retried = true;
+                    continue 'session;
+                }
+                Err(source) => {
+                    return Err(AgentError::ReadVault {
+                        path: format!("{mount}/{path}"),
+                        source: Box::new(source),
+                    });
+                }
+            }
+        }
+        return Ok(out);
+    }
+}
+
+fn kv_version(key: &RemoteKey, engine: KvVersion) -> Result<Option<u64>> {
+    match (&key.version, engine) {
+        (Some(v), KvVersion::V2) => {
+            v.parse::<u64>()
+                .map(Some)
+                .map_err(|_| AgentError::BuildSecret {
+                    field: format!("remoteRef {:?} version", key.key),
+                    message: "a KV v2 version must be a positive integer".into(),
+                })
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Vault said "not found" for at least one key: act as the deletionPolicy says.
+async fn not_found(
+    ctx: &Ctx,
+    es: &ExternalSecret,
+    key: &RemoteKey,
+    all_missing: bool,
+) -> Result<Outcome> {
+    let missing = || AgentError::NotFound {
+        field: field_of(es, key),
+        what: format!("key {:?}", key.key),
+    };
+    match es.spec.target.deletion_policy {
+        DeletionPolicy::Delete if all_missing => {
+            ctx.secrets.delete(es).await?;
+            let ready = Ready::failed(
+                reason::SECRET_DELETED,
+                "every referenced secret is gone from Vault; the Secret was deleted",
+            );
+            Ok(Outcome::Done(ready, None))
+        }
+        DeletionPolicy::Merge if all_missing => {
+            ctx.secrets.remove_our_keys(es).await?;
+            let ready = Ready::failed(
+                reason::SECRET_DELETED,
+                "every referenced secret is gone from Vault; its keys were removed from the Secret",
+            );
+            Ok(Outcome::Done(ready, None))
+        }
+        _ => Err(missing()),
+    }
+}
+
+/// The JSON path of the first field that references `key`.
+fn field_of(es: &ExternalSecret, key: &RemoteKey) -> String {
+    if let Some(i) = es
+        .spec
+        .data
+        .iter()
+        .position(|d| d.remote_ref.key == key.key)
+    {
+        return format!("spec.data[{i}].remoteRef.key");
+    }
+    let extract = |d: &ferry_api::ExternalSecretDataFromRemoteRef| {
+        d.extract.as_ref().is_some_and(|e| e.key == key.key)
+    };
+    match es.spec.data_from.iter().position(extract) {
+        Some(i) => format!("spec.dataFrom[{i}].extract.key"),
+        None => "spec".to_string(),
+    }
+}

@@ -1,0 +1,470 @@
+//! From a store's Vault provider block to a login plan: which server, Vault namespaces and CA
+//! to use, which auth method, mount and role, and where (never what) each credential is.
+//!
+//! This module is pure. It applies ESO's defaults and precedence and enforces tenant
+//! isolation: a namespaced SecretStore may only reference objects in its own namespace.
+//! The resulting [`Plan`] is the identity of a session (see [`super::SessionKey`]).
+
+use ferry_api::StoreKind;
+use ferry_api::vault::{
+    CaProviderType, DEFAULT_KUBERNETES_TOKEN_KEY, VaultAppRole, VaultJwtAuth, VaultKubernetesAuth,
+};
+use ferry_api::{SecretKeySelector, ServiceAccountSelector};
+use sha2::{Digest, Sha256};
+
+use super::StoreContext;
+use crate::error::{AgentError, Result};
+
+/// Lifetime requested for ServiceAccount tokens when the spec gives none (ESO's default).
+pub(crate) const DEFAULT_TOKEN_EXPIRATION_SECONDS: i64 = 600;
+
+/// Audience requested for JWT-auth ServiceAccount tokens when the spec gives none (ESO's).
+pub(crate) const DEFAULT_JWT_AUDIENCE: &str = "vault";
+
+const AUTH: &str = "spec.provider.vault.auth";
+
+/// How to reach Vault and log in, with credentials given by their coordinates only.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Plan {
+    /// Server address, without trailing slash.
+    pub server: String,
+    /// Vault namespace for reads (`X-Vault-Namespace`).
+    pub namespace: Option<String>,
+    /// Vault namespace for the login request when it differs from `namespace`.
+    pub auth_namespace: Option<String>,
+    /// Where the CA certificates come from.
+    pub ca: CaSource,
+    /// The auth method and its credential sources.
+    pub method: Method,
+}
+
+/// Where the CA certificates that verify the server come from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum CaSource {
+    /// The system roots.
+    System,
+    /// `caBundle`, identified by the SHA-256 of its bytes.
+    Bundle {
+        /// Hex digest of the bundle.
+        sha256: String,
+    },
+    /// A key of a Secret.
+    Secret(KeyRef),
+    /// A key of a ConfigMap.
+    ConfigMap(KeyRef),
+}
+
+/// One key of a namespaced object.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct KeyRef {
+    /// The object's namespace (already resolved).
+    pub namespace: String,
+    /// The object's name.
+    pub name: String,
+    /// The key inside the object's data.
+    pub key: String,
+    /// JSON path of the spec field that names it (for error messages).
+    pub field: String,
+}
+
+impl KeyRef {
+    /// `Secret ns/name key k`, for error messages.
+    pub(crate) fn describe(&self, kind: &str) -> String {
+        format!(
+            "{kind} {}/{} key {} ({})",
+            self.namespace, self.name, self.key, self.field
+        )
+    }
+}
+
+/// Where a JWT comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum JwtSource {
+    /// A key of a Secret.
+    Secret(KeyRef),
+    /// A TokenRequest for a ServiceAccount.
+    TokenRequest {
+        /// The ServiceAccount's namespace.
+        namespace: String,
+        /// The ServiceAccount's name.
+        name: String,
+        /// Requested audiences (empty: the API server's default).
+        audiences: Vec<String>,
+        /// Requested lifetime.
+        expiration_seconds: i64,
+    },
+    /// The agent pod's own token file.
+    PodToken,
+}
+
+/// Where an AppRole role ID comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum RoleIdSource {
+    /// Given inline (not a secret on its own).
+    Literal(String),
+    /// A key of a Secret.
+    Secret(KeyRef),
+}
+
+/// An auth method with its mount, role and credential sources.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Method {
+    /// A static token read from a Secret.
+    Token {
+        /// The Secret key holding the token.
+        token: KeyRef,
+    },
+    /// AppRole login.
+    AppRole {
+        /// Auth mount.
+        mount: String,
+        /// The role ID.
+        role_id: RoleIdSource,
+        /// The Secret key holding the secret ID.
+        secret_id: KeyRef,
+    },
+    /// Kubernetes login.
+    Kubernetes {
+        /// Auth mount.
+        mount: String,
+        /// Vault role.
+        role: String,
+        /// The ServiceAccount token presented.
+        jwt: JwtSource,
+    },
+    /// JWT login.
+    Jwt {
+        /// Auth mount.
+        mount: String,
+        /// Vault role.
+        role: String,
+        /// The JWT presented.
+        jwt: JwtSource,
+    },
+}
+
+impl Method {
+    /// Short name of the method, as in [`ferry_vault::Login::method`].
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Method::Token { .. } => "token",
+            Method::AppRole { .. } => "approle",
+            Method::Kubernetes { .. } => "kubernetes",
+            Method::Jwt { .. } => "jwt",
+        }
+    }
+
+    /// The auth mount (`token` for static tokens).
+    pub(crate) fn mount(&self) -> &str {
+        match self {
+            Method::Token { .. } => "token",
+            Method::AppRole { mount, .. }
+            | Method::Kubernetes { mount, .. }
+            | Method::Jwt { mount, .. } => mount,
+        }
+    }
+}
+
+/// Builds the plan of a store, validating what can be validated without I/O.
+pub(crate) fn plan(store: &StoreContext) -> Result<Plan> {
+    let p = &store.provider;
+    let server = p.server.trim().trim_end_matches('/').to_owned();
+    if server.is_empty() {
+        return Err(invalid("spec.provider.vault.server", "must not be empty"));
+    }
+    let namespace = vault_namespace(p.namespace.as_deref());
+    let auth = p
+        .auth
+        .as_ref()
+        .ok_or_else(|| invalid(AUTH, "no auth method is configured"))?;
+    let auth_namespace =
+        vault_namespace(auth.namespace.as_deref()).filter(|ns| Some(ns) != namespace.as_ref());
+    Ok(Plan {
+        server,
+        namespace,
+        auth_namespace,
+        ca: ca_source(store)?,
+        method: method(store)?,
+    })
+}
+
+/// Normalizes a Vault namespace: surrounding slashes and blanks dropped, empty is none.
+fn vault_namespace(ns: Option<&str>) -> Option<String> {
+    ns.map(|n| n.trim().trim_matches('/'))
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+}
+
+fn ca_source(store: &StoreContext) -> Result<CaSource> {
+    let p = &store.provider;
+    if let Some(bundle) = p.ca_bundle.as_ref().filter(|b| !b.0.is_empty()) {
+        let sha256 = hex::encode(Sha256::digest(&bundle.0));
+        return Ok(CaSource::Bundle { sha256 });
+    }
+    let Some(cp) = &p.ca_provider else {
+        return Ok(CaSource::System);
+    };
+    let field = "spec.provider.vault.caProvider";
+    let name = required(&cp.name, &format!("{field}.name"))?;
+    let key = match cp.key.as_deref().map(str::trim) {
+        Some(k) if !k.is_empty() => k.to_owned(),
+        _ => return Err(invalid(&format!("{field}.key"), "is required")),
+    };
+    let requested = cp.namespace.as_deref().filter(|n| !n.is_empty());
+    if store.kind == StoreKind::ClusterSecretStore && requested.is_none() {
+        // ESO refuses a ClusterSecretStore caProvider without a namespace.
+        return Err(invalid(
+            &format!("{field}.namespace"),
+            "is required for a ClusterSecretStore",
+        ));
+    }
+    let kind = match cp.type_ {
+        CaProviderType::Secret => "Secret",
+        CaProviderType::ConfigMap => "ConfigMap",
+    };
+    let namespace = ref_namespace(store, requested, || {
+        format!(
+            "{kind} {}/{name} key {key} ({field})",
+            requested.unwrap_or("")
+        )
+    })?;
+    let r = KeyRef {
+        namespace,
+        name,
+        key,
+        field: field.to_owned(),
+    };
+    Ok(match cp.type_ {
+        CaProviderType::Secret => CaSource::Secret(r),
+        CaProviderType::ConfigMap => CaSource::ConfigMap(r),
+    })
+}
+
+/// Picks the auth method with ESO's precedence: tokenSecretRef, appRole, kubernetes, ldap,
+/// userPass, jwt, cert, iam, gcp; the first one set wins.
+fn method(store: &StoreContext) -> Result<Method> {
+    let Some(auth) = &store.provider.auth else {
+        return Err(invalid(AUTH, "no auth method is configured"));
+    };
+    if let Some(r) = &auth.token_secret_ref {
+        let token = secret_key(store, r, &format!("{AUTH}.tokenSecretRef"), None)?;
+        return Ok(Method::Token { token });
+    }
+    if let Some(a) = &auth.app_role {
+        return app_role(store, a);
+    }
+    if let Some(k) = &auth.kubernetes {
+        return kubernetes(store, k);
+    }
+    let unsupported = |m: &str| AgentError::Unsupported {
+        field: format!("{AUTH}.{m}"),
+        feature: format!("Vault auth method {m}"),
+    };
+    if auth.ldap.is_some() {
+        return Err(unsupported("ldap"));
+    }
+    if auth.user_pass.is_some() {
+        return Err(unsupported("userPass"));
+    }
+    if let Some(j) = &auth.jwt {
+        return jwt(store, j);
+    }
+    for (set, m) in [
+        (auth.cert.is_some(), "cert"),
+        (auth.iam.is_some(), "iam"),
+        (auth.gcp.is_some(), "gcp"),
+    ] {
+        if set {
+            return Err(unsupported(m));
+        }
+    }
+    match auth.other.keys().next() {
+        Some(m) => Err(unsupported(m)),
+        None => Err(invalid(AUTH, "no auth method is configured")),
+    }
+}
+
+fn app_role(store: &StoreContext, a: &VaultAppRole) -> Result<Method> {
+    let field = format!("{AUTH}.appRole");
+    let mount = mount_path(&a.path, &format!("{field}.path"))?;
+    // Like ESO: the inline roleId wins over roleRef.
+    let role_id = match a.role_id.as_deref().map(str::trim) {
+        Some(id) if !id.is_empty() => RoleIdSource::Literal(id.to_owned()),
+        _ => match &a.role_ref {
+            Some(r) => {
+                RoleIdSource::Secret(secret_key(store, r, &format!("{field}.roleRef"), None)?)
+            }
+            None => return Err(invalid(&field, "neither roleId nor roleRef is set")),
+        },
+    };
+    let secret_id = secret_key(store, &a.secret_ref, &format!("{field}.secretRef"), None)?;
+    Ok(Method::AppRole {
+        mount,
+        role_id,
+        secret_id,
+    })
+}
+
+fn kubernetes(store: &StoreContext, k: &VaultKubernetesAuth) -> Result<Method> {
+    let field = format!("{AUTH}.kubernetes");
+    let mount = mount_path(&k.mount_path, &format!("{field}.mountPath"))?;
+    let role = required(&k.role, &format!("{field}.role"))?;
+    // Precedence as in ESO: serviceAccountRef, then secretRef, then the pod's own token.
+    let jwt = if let Some(sa) = &k.service_account_ref {
+        token_request(
+            store,
+            sa,
+            &format!("{field}.serviceAccountRef"),
+            Vec::new(),
+            DEFAULT_TOKEN_EXPIRATION_SECONDS,
+        )?
+    } else if let Some(r) = &k.secret_ref {
+        JwtSource::Secret(secret_key(
+            store,
+            r,
+            &format!("{field}.secretRef"),
+            Some(DEFAULT_KUBERNETES_TOKEN_KEY),
+        )?)
+    } else {
+        JwtSource::PodToken
+    };
+    Ok(Method::Kubernetes { mount, role, jwt })
+}
+
+fn jwt(store: &StoreContext, j: &VaultJwtAuth) -> Result<Method> {
+    let field = format!("{AUTH}.jwt");
+    let mount = mount_path(&j.path, &format!("{field}.path"))?;
+    let role = match j.role.as_deref().map(str::trim) {
+        Some(r) if !r.is_empty() => r.to_owned(),
+        _ => {
+            return Err(AgentError::Unsupported {
+                field: format!("{field}.role"),
+                feature: "JWT login without a role (the mount's default role)".to_owned(),
+            });
+        }
+    };
+    let jwt = if let Some(r) = &j.secret_ref {
+        JwtSource::Secret(secret_key(store, r, &format!("{field}.secretRef"), None)?)
+    } else if let Some(t) = &j.kubernetes_service_account_token {
+        // ESO appends `audiences` (default ["vault"]) to serviceAccountRef.audiences.
+        let extra = t
+            .audiences
+            .clone()
+            .unwrap_or_else(|| vec![DEFAULT_JWT_AUDIENCE.to_owned()]);
+        token_request(
+            store,
+            &t.service_account_ref,
+            &format!("{field}.kubernetesServiceAccountToken.serviceAccountRef"),
+            extra,
+            t.expiration_seconds
+                .unwrap_or(DEFAULT_TOKEN_EXPIRATION_SECONDS),
+        )?
+    } else {
+        return Err(invalid(
+            &field,
+            "neither secretRef nor kubernetesServiceAccountToken is set",
+        ));
+    };
+    Ok(Method::Jwt { mount, role, jwt })
+}
+
+fn token_request(
+    store: &StoreContext,
+    sa: &ServiceAccountSelector,
+    field: &str,
+    extra_audiences: Vec<String>,
+    expiration_seconds: i64,
+) -> Result<JwtSource> {
+    let name = required(&sa.name, &format!("{field}.name"))?;
+    let requested = sa.namespace.as_deref().filter(|n| !n.is_empty());
+    let namespace = ref_namespace(store, requested, || {
+        format!(
+            "ServiceAccount {}/{name} ({field})",
+            requested.unwrap_or("")
+        )
+    })?;
+    let mut audiences = sa.audiences.clone();
+    audiences.extend(extra_audiences);
+    Ok(JwtSource::TokenRequest {
+        namespace,
+        name,
+        audiences,
+        expiration_seconds,
+    })
+}
+
+/// Resolves a Secret key reference; `default_key` applies when the key is omitted.
+fn secret_key(
+    store: &StoreContext,
+    r: &SecretKeySelector,
+    field: &str,
+    default_key: Option<&str>,
+) -> Result<KeyRef> {
+    let name = required(&r.name, &format!("{field}.name"))?;
+    let key = match (r.key.as_deref().filter(|k| !k.is_empty()), default_key) {
+        (Some(k), _) | (None, Some(k)) => k.to_owned(),
+        (None, None) => return Err(invalid(&format!("{field}.key"), "is required")),
+    };
+    let requested = r.namespace.as_deref().filter(|n| !n.is_empty());
+    let namespace = ref_namespace(store, requested, || {
+        format!(
+            "Secret {}/{name} key {key} ({field})",
+            requested.unwrap_or("")
+        )
+    })?;
+    Ok(KeyRef {
+        namespace,
+        name,
+        key,
+        field: field.to_owned(),
+    })
+}
+
+/// The namespace a credential reference resolves in. A SecretStore may only reference its own
+/// namespace; a ClusterSecretStore's reference uses its namespace or else `ref_namespace`.
+fn ref_namespace(
+    store: &StoreContext,
+    requested: Option<&str>,
+    what: impl FnOnce() -> String,
+) -> Result<String> {
+    match (store.kind, requested) {
+        (StoreKind::SecretStore, Some(ns)) if ns != store.ref_namespace => {
+            Err(AgentError::ReadCredential {
+                what: what(),
+                reason: format!(
+                    "cross-namespace references are not allowed from SecretStore {}/{}",
+                    store.ref_namespace, store.name
+                ),
+            })
+        }
+        (_, Some(ns)) => Ok(ns.to_owned()),
+        (_, None) => Ok(store.ref_namespace.clone()),
+    }
+}
+
+fn mount_path(path: &str, field: &str) -> Result<String> {
+    let m = path.trim().trim_matches('/');
+    if m.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    Ok(m.to_owned())
+}
+
+fn required(value: &str, field: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(invalid(field, "is required"));
+    }
+    Ok(v.to_owned())
+}
+
+fn invalid(field: &str, message: &str) -> AgentError {
+    AgentError::ValidateSpec {
+        field: field.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

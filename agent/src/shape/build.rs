@@ -1,0 +1,167 @@
+//! [`build`]: the Secret data from fetched KV secrets. Precedence is ESO's: `dataFrom`
+//! entries in order, then `data[]` entries in order, later ones overriding earlier keys.
+
+use std::collections::BTreeMap;
+
+use ferry_api::{ExternalSecretDataRemoteRef, ExternalSecretSpec};
+use ferry_vault::{KvData, KvSecret};
+use serde_json::{Map, Value};
+
+use super::value::{self, Bytes, Found, Lookup};
+use super::{RemoteKey, SecretData, parse_version};
+use crate::error::{AgentError, Result};
+
+/// Builds the Secret data from the fetched KV secrets.
+///
+/// Every [`RemoteKey`] of the spec is expected in `fetched`; one that is absent means Vault
+/// said "not found" and gives [`AgentError::NotFound`] naming the `key` field. A missing
+/// property is also `NotFound`; bad versions, extractions and decodings are
+/// [`AgentError::BuildSecret`]. Features rejected by [`super::unsupported`] are ignored.
+pub fn build(
+    spec: &ExternalSecretSpec,
+    fetched: &BTreeMap<RemoteKey, KvSecret>,
+) -> Result<SecretData> {
+    let mut out = SecretData::new();
+    for (i, entry) in spec.data_from.iter().enumerate() {
+        let Some(extract) = &entry.extract else {
+            continue;
+        };
+        let field = format!("spec.dataFrom[{i}].extract");
+        let secret = fetch(fetched, extract, &field)?;
+        for (key, bytes) in extract_map(secret.data.expose(), extract, &field)? {
+            out.insert_zeroizing(key, bytes);
+        }
+    }
+    for (i, entry) in spec.data.iter().enumerate() {
+        let field = format!("spec.data[{i}].remoteRef");
+        let remote = &entry.remote_ref;
+        let secret = fetch(fetched, remote, &field)?;
+        let data = secret.data.expose();
+        let bytes = match property(remote) {
+            None => value::whole(data),
+            Some(property) => value::render_found(&find(data, remote, property, &field)?),
+        };
+        let bytes = decode(remote, bytes, &field, None)?;
+        out.insert_zeroizing(entry.secret_key.clone(), bytes);
+    }
+    Ok(out)
+}
+
+/// The fetched secret of `remote`, after checking its version.
+fn fetch<'a>(
+    fetched: &'a BTreeMap<RemoteKey, KvSecret>,
+    remote: &ExternalSecretDataRemoteRef,
+    field: &str,
+) -> Result<&'a KvSecret> {
+    let key = RemoteKey::of(remote);
+    let secret = fetched.get(&key);
+    if let Some(version) = &key.version {
+        // KV v1 has no versions: ESO ignores the field there, and so do we.
+        let kv_v1 = secret.is_some_and(|s| s.version.is_none());
+        if !kv_v1 && parse_version(version).is_none() {
+            return Err(AgentError::BuildSecret {
+                field: format!("{field}.version"),
+                message: "a KV v2 version must be a positive integer".to_owned(),
+            });
+        }
+    }
+    secret.ok_or_else(|| AgentError::NotFound {
+        field: format!("{field}.key"),
+        what: format!("secret {:?}", remote.key),
+    })
+}
+
+/// The property to select; ESO treats an empty one as none.
+fn property(remote: &ExternalSecretDataRemoteRef) -> Option<&str> {
+    remote.property.as_deref().filter(|p| !p.is_empty())
+}
+
+/// Resolves `property` in `data`, naming `{field}.property` when it cannot.
+fn find<'a>(
+    data: &'a Map<String, Value>,
+    remote: &ExternalSecretDataRemoteRef,
+    property: &str,
+    field: &str,
+) -> Result<Found<'a>> {
+    value::lookup(data, property).map_err(|e| match e {
+        Lookup::Missing => AgentError::NotFound {
+            field: format!("{field}.property"),
+            what: format!("property {property:?} of secret {:?}", remote.key),
+        },
+        Lookup::Unsupported => AgentError::Unsupported {
+            field: format!("{field}.property"),
+            feature: "gjson wildcards, queries and modifiers".to_owned(),
+        },
+    })
+}
+
+/// Applies `decodingStrategy`; `key` names the Secret key for extracted values.
+fn decode(
+    remote: &ExternalSecretDataRemoteRef,
+    bytes: Bytes,
+    field: &str,
+    key: Option<&str>,
+) -> Result<Bytes> {
+    value::decode(remote.decoding_strategy, bytes).map_err(|problem| AgentError::BuildSecret {
+        field: format!("{field}.decodingStrategy"),
+        message: match key {
+            Some(key) => format!("the value of key {key:?} is {problem}"),
+            None => format!("the value is {problem}"),
+        },
+    })
+}
+
+/// ESO's `GetSecretMap` + key conversion + key validation + decoding for one `extract`.
+fn extract_map(
+    data: &Map<String, Value>,
+    extract: &ExternalSecretDataRemoteRef,
+    field: &str,
+) -> Result<BTreeMap<String, Bytes>> {
+    let parsed;
+    let map = match property(extract) {
+        None => data,
+        Some(property) => {
+            let not_object = || AgentError::BuildSecret {
+                field: format!("{field}.property"),
+                message: "the property is not a JSON object, so it cannot be extracted".to_owned(),
+            };
+            match find(data, extract, property, field)? {
+                Found::Key(Value::Object(map)) | Found::Path(Value::Object(map)) => map,
+                // ESO re-parses the property's bytes, so a string holding a JSON object works.
+                Found::Key(Value::String(s)) | Found::Path(Value::String(s)) => {
+                    // Held in a `KvData` so the parsed copy is wiped on drop.
+                    parsed = match serde_json::from_str::<Value>(s) {
+                        Ok(Value::Object(map)) => KvData::new(map),
+                        Ok(Value::Null) => KvData::default(),
+                        _ => return Err(not_object()),
+                    };
+                    parsed.expose()
+                }
+                _ => return Err(not_object()),
+            }
+        }
+    };
+    let mut out = BTreeMap::new();
+    for (raw_key, value) in map {
+        let key = value::convert_key(raw_key);
+        if key.is_empty() {
+            // ESO drops empty keys.
+            continue;
+        }
+        if let Some(problem) = value::secret_key_problem(&key) {
+            return Err(AgentError::BuildSecret {
+                field: field.to_owned(),
+                message: format!("secret key {key:?} (from {raw_key:?}) {problem}"),
+            });
+        }
+        if out.contains_key(&key) {
+            return Err(AgentError::BuildSecret {
+                field: format!("{field}.conversionStrategy"),
+                message: format!("several keys of the secret convert to the Secret key {key:?}"),
+            });
+        }
+        let bytes = decode(extract, value::render_extracted(value), field, Some(&key))?;
+        out.insert(key, bytes);
+    }
+    Ok(out)
+}

@@ -1,0 +1,66 @@
+//! The pure core of a sync: which Vault reads an ExternalSecret needs, whether its spec is
+//! valid and supported, and how the fetched KV secrets become the Secret's data, following
+//! the External Secrets Operator's Vault provider byte for byte where it matters
+//! (`providers/v1/vault/client_get.go`, `runtime/esutils/utils.go` and the ExternalSecret
+//! controller's `getProviderSecretData`).
+//!
+//! No I/O happens here; values never reach errors, logs or `Debug` output.
+
+// `AgentError` (error.rs) is large because of its kube/Vault sources; the functions here
+// return it by contract, and their errors are rare and cold.
+
+mod build;
+mod data;
+mod json;
+mod validate;
+mod value;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+
+use ferry_api::{ExternalSecretDataRemoteRef, ExternalSecretSpec};
+
+pub use build::build;
+pub use data::SecretData;
+pub use validate::{unsupported, validate};
+
+/// One Vault read the ExternalSecret needs: a key (path as written in `remoteRef.key`) and an
+/// optional version.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RemoteKey {
+    /// The secret's path, as written in the spec.
+    pub key: String,
+    /// The version to read (KV v2), as written; `None` for the latest.
+    pub version: Option<String>,
+}
+
+impl RemoteKey {
+    /// The read a `remoteRef` (or `extract`) asks for; an empty version means the latest.
+    pub fn of(remote: &ExternalSecretDataRemoteRef) -> Self {
+        RemoteKey {
+            key: remote.key.clone(),
+            version: remote.version.clone().filter(|v| !v.is_empty()),
+        }
+    }
+}
+
+/// The unique reads, sorted, for `data[]` and `dataFrom[].extract`.
+pub fn remote_keys(spec: &ExternalSecretSpec) -> Vec<RemoteKey> {
+    let data = spec.data.iter().map(|d| &d.remote_ref);
+    let extracts = spec.data_from.iter().filter_map(|d| d.extract.as_ref());
+    data.chain(extracts)
+        .map(RemoteKey::of)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// A KV v2 version number: a positive decimal integer.
+pub fn parse_version(version: &str) -> Option<u64> {
+    if !version.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    version.parse::<u64>().ok().filter(|v| *v > 0)
+}

@@ -1,0 +1,137 @@
+//! With trace-level logging on for every crate, a full sync (success, a missing property, a
+//! permission-denied path, a bad token) leaves no secret value in the logs, statuses or Events.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use common::*;
+use ferry_testenv::TestEnv;
+use k8s_openapi::api::core::v1::{Event, Secret};
+use kube::api::{Api, PostParams};
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn trace_logs_statuses_and_events_hold_no_secret_values() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || sink.clone())
+        .init();
+
+    let env = TestEnv::new("redaction").await;
+    let values = [
+        "s3cr3t-username-7781",
+        "hunter2-password-9932",
+        "nested-value-4410",
+    ];
+    put(
+        &env,
+        "app",
+        json!({ "user": values[0], "pass": values[1], "deep": { "v": values[2] } }),
+    )
+    .await;
+    let agent = start_agent(&env).await;
+    token_store(&env, "store").await;
+    // A store whose token is wrong: Vault answers 403 on login.
+    let secrets = Api::<Secret>::namespaced(env.kube.clone(), &env.namespace);
+    let bad: Secret = serde_json::from_value(json!({
+        "metadata": { "name": "bad-token" }, "stringData": { "token": "hvs.not-a-valid-token-5561" }
+    }))
+    .unwrap();
+    secrets.create(&PostParams::default(), &bad).await.unwrap();
+    create(&env, "v1", "SecretStore", json!({
+        "metadata": { "name": "bad" },
+        "spec": { "controller": env.prefix, "provider": { "vault": { "server": env.vault_addr, "path": env.kv_mount,
+            "auth": { "tokenSecretRef": { "name": "bad-token", "key": "token" } } } } }
+    }))
+    .await;
+    let key = env.path("app");
+    external_secret(
+        &env,
+        "good",
+        json!({
+            "secretStoreRef": { "name": "store" },
+            "data": [
+                { "secretKey": "user", "remoteRef": { "key": key, "property": "user" } },
+                { "secretKey": "pass", "remoteRef": { "key": key, "property": "pass" } }
+            ],
+            "dataFrom": [ { "extract": { "key": key } } ]
+        }),
+    )
+    .await;
+    external_secret(
+        &env,
+        "missing",
+        json!({
+            "secretStoreRef": { "name": "store" },
+            "data": [ { "secretKey": "x", "remoteRef": { "key": key, "property": "deep.nope" } } ]
+        }),
+    )
+    .await;
+    external_secret(
+        &env,
+        "denied",
+        json!({
+            "secretStoreRef": { "name": "bad" },
+            "data": [ { "secretKey": "x", "remoteRef": { "key": key, "property": "user" } } ]
+        }),
+    )
+    .await;
+    wait_reason(&env, "good", "SecretSynced").await;
+    wait_reason(&env, "missing", "SecretSyncedError").await;
+    wait_reason(&env, "denied", "SecretSyncedError").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    agent.stop().await;
+
+    let es = Api::<ferry_api::ExternalSecret>::namespaced(env.kube.clone(), &env.namespace);
+    let statuses =
+        serde_json::to_string(&es.list(&Default::default()).await.unwrap().items).unwrap();
+    let events = Api::<Event>::namespaced(env.kube.clone(), &env.namespace);
+    let events =
+        serde_json::to_string(&events.list(&Default::default()).await.unwrap().items).unwrap();
+    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).to_string();
+    assert!(logs.contains("TRACE"), "trace logging was on");
+    assert!(
+        logs.len() > 10_000,
+        "the run logged enough to be meaningful ({} bytes)",
+        logs.len()
+    );
+    let mut forbidden: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+    forbidden.push("hvs.not-a-valid-token-5561".into());
+    forbidden.push(secrecy::ExposeSecret::expose_secret(&env.root_token()).to_string());
+    for v in values {
+        forbidden.push(base64::engine::general_purpose::STANDARD.encode(v));
+    }
+    for value in &forbidden {
+        assert!(
+            !logs.contains(value.as_str()),
+            "a secret value reached the logs"
+        );
+        assert!(
+            !statuses.contains(value.as_str()),
+            "a secret value reached a status"
+        );
+        assert!(
+            !events.contains(value.as_str()),
+            "a secret value reached an Event"
+        );
+    }
+}

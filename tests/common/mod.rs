@@ -1,0 +1,234 @@
+//! Helpers shared by the agent's integration tests: CRD installation, an in-process agent
+//! scoped to one test's namespace and controller class, and polling.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::future::Future;
+use std::time::Duration;
+
+use ferry_agent::{Agent, AgentConfig, StatsHandle};
+use ferry_testenv::TestEnv;
+use ferry_vault::{KvData, KvVersion};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+};
+use kube::runtime::wait::{await_condition, conditions};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+/// Installs Ferry's CRDs (idempotent) and waits until they are established.
+pub async fn install_crds(client: &kube::Client) {
+    let api = Api::<CustomResourceDefinition>::all(client.clone());
+    for crd in ferry_api::crds() {
+        let name = crd.metadata.name.clone().unwrap();
+        let params = PatchParams::apply("ferry-tests").force();
+        api.patch(&name, &params, &Patch::Apply(&crd))
+            .await
+            .unwrap();
+        let established = await_condition(api.clone(), &name, conditions::is_crd_established());
+        tokio::time::timeout(Duration::from_secs(30), established)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// A running in-process agent; stopped (and its tokens revoked) on [`RunningAgent::stop`].
+pub struct RunningAgent {
+    pub stats: StatsHandle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<ferry_agent::Result<()>>>,
+}
+
+impl RunningAgent {
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+/// The agent configuration used by tests: this test's namespace and controller class.
+pub fn config(env: &TestEnv) -> AgentConfig {
+    AgentConfig {
+        namespace: Some(env.namespace.clone()),
+        controller_class: env.prefix.clone(),
+        own_namespace: env.namespace.clone(),
+        backoff_base: Duration::from_millis(200),
+        backoff_max: Duration::from_secs(2),
+        ..AgentConfig::default()
+    }
+}
+
+/// Starts an agent with `config`.
+pub async fn start_agent_with(env: &TestEnv, config: AgentConfig) -> RunningAgent {
+    install_crds(&env.kube).await;
+    let agent = Agent::new(env.kube.clone(), config).await.unwrap();
+    let stats = agent.stats();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(agent.run(async move {
+        let _ = rx.await;
+    }));
+    RunningAgent {
+        stats,
+        stop: Some(tx),
+        task: Some(task),
+    }
+}
+
+/// Starts an agent for this test.
+pub async fn start_agent(env: &TestEnv) -> RunningAgent {
+    start_agent_with(env, config(env)).await
+}
+
+/// Writes a KV v2 secret under the test's prefix.
+pub async fn put(env: &TestEnv, path: &str, data: Value) {
+    let map = data.as_object().cloned().unwrap();
+    let kv = KvData::new(map);
+    env.vault
+        .kv_write(&env.kv_mount, &env.path(path), KvVersion::V2, &kv, None)
+        .await
+        .unwrap();
+}
+
+/// A Secret holding the root token, and a SecretStore (v1) that logs in with it.
+pub async fn token_store(env: &TestEnv, name: &str) {
+    let secrets = Api::<Secret>::namespaced(env.kube.clone(), &env.namespace);
+    let token = env.root_token();
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": { "name": format!("{name}-token") },
+        "stringData": { "token": secrecy::ExposeSecret::expose_secret(&token) }
+    }))
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    create(env, "v1", "SecretStore", json!({
+        "metadata": { "name": name },
+        "spec": {
+            "controller": env.prefix,
+            "provider": { "vault": {
+                "server": env.vault_addr, "path": env.kv_mount, "version": "v2",
+                "auth": { "tokenSecretRef": { "name": format!("{name}-token"), "key": "token" } }
+            } }
+        }
+    }))
+    .await;
+}
+
+fn resource(version: &str, kind: &str) -> ApiResource {
+    let plural = match kind {
+        "ExternalSecret" => "externalsecrets",
+        "SecretStore" => "secretstores",
+        "ClusterSecretStore" => "clustersecretstores",
+        other => panic!("unknown kind {other}"),
+    };
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("external-secrets.io", version, kind),
+        plural,
+    )
+}
+
+/// Creates an external-secrets.io object from JSON at the given API version, in the test
+/// namespace (or cluster-wide for ClusterSecretStore).
+pub async fn create(env: &TestEnv, version: &str, kind: &str, mut body: Value) -> DynamicObject {
+    let ar = resource(version, kind);
+    body["apiVersion"] = json!(format!("external-secrets.io/{version}"));
+    body["kind"] = json!(kind);
+    let obj: DynamicObject = serde_json::from_value(body).unwrap();
+    let api: Api<DynamicObject> = if kind == "ClusterSecretStore" {
+        Api::all_with(env.kube.clone(), &ar)
+    } else {
+        Api::namespaced_with(env.kube.clone(), &env.namespace, &ar)
+    };
+    api.create(&PostParams::default(), &obj).await.unwrap()
+}
+
+/// Creates an ExternalSecret (v1) named `name` with `spec`.
+pub async fn external_secret(env: &TestEnv, name: &str, spec: Value) {
+    create(
+        env,
+        "v1",
+        "ExternalSecret",
+        json!({ "metadata": { "name": name }, "spec": spec }),
+    )
+    .await;
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The ExternalSecret's Ready condition as (status, reason, message), once it has one.
+pub async fn ready(env: &TestEnv, name: &str) -> Option<(String, String, String)> {
+    let es = Api::<ferry_api::ExternalSecret>::namespaced(env.kube.clone(), &env.namespace);
+    let es = es.get_opt(name).await.unwrap()?;
+    let c = es.status?.ready_condition()?.clone();
+    let status = serde_json::to_value(c.status)
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    Some((
+        status,
+        c.reason.unwrap_or_default(),
+        c.message.unwrap_or_default(),
+    ))
+}
+
+/// Waits until the ExternalSecret's Ready condition has `reason`; returns the message.
+pub async fn wait_reason(env: &TestEnv, name: &str, reason: &str) -> String {
+    eventually(
+        Duration::from_secs(20),
+        &format!("{name} to be {reason}"),
+        || async {
+            ready(env, name)
+                .await
+                .filter(|(_, r, _)| r == reason)
+                .map(|(_, _, m)| m)
+        },
+    )
+    .await
+}
+
+/// The Secret's data as UTF-8 strings.
+pub async fn secret_data(
+    env: &TestEnv,
+    name: &str,
+) -> Option<std::collections::BTreeMap<String, String>> {
+    let api = Api::<Secret>::namespaced(env.kube.clone(), &env.namespace);
+    let secret = api.get_opt(name).await.unwrap()?;
+    Some(
+        secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8(v.0).unwrap()))
+            .collect(),
+    )
+}
+
+/// Root token of the shared Vault, for tests that need it in a Secret.
+pub fn root_token(env: &TestEnv) -> SecretString {
+    env.root_token()
+}
