@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+
+use common::{create_service_account, kubernetes_mount, service_account_token};
 use ferry_agent::AgentError;
 use ferry_agent::fetch::Fetcher;
 use ferry_agent::session::{SessionKey, Sessions, StoreContext};
@@ -17,12 +20,10 @@ use ferry_api::vault::{
 use ferry_api::{SecretKeySelector, ServiceAccountSelector, StoreKind, VaultProvider};
 use ferry_testenv::TestEnv;
 use ferry_vault::{
-    JwtAuthConfig, JwtRole, KubernetesAuthConfig, KubernetesRole, KvData, KvSecret, KvVersion,
-    TokenRequest, Vault, VaultError,
+    JwtAuthConfig, JwtRole, KubernetesRole, KvData, KvSecret, KvVersion, TokenRequest, Vault,
+    VaultError,
 };
-use k8s_openapi::api::authentication::v1::{TokenRequest as KubeTokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
-use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -81,71 +82,6 @@ async fn create_secret(env: &TestEnv, name: &str, pairs: &[(&str, &str)]) {
         )
         .await
         .expect("creating a Secret");
-}
-
-async fn create_service_account(env: &TestEnv, name: &str) {
-    let sa = json!({ "metadata": { "name": name } });
-    Api::<ServiceAccount>::namespaced(env.kube.clone(), &env.namespace)
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(sa).expect("a ServiceAccount"),
-        )
-        .await
-        .expect("creating a ServiceAccount");
-}
-
-async fn service_account_token(env: &TestEnv, name: &str, audiences: Vec<String>) -> String {
-    let request = KubeTokenRequest {
-        spec: TokenRequestSpec {
-            audiences,
-            expiration_seconds: Some(3600),
-            bound_object_ref: None,
-        },
-        ..Default::default()
-    };
-    Api::<ServiceAccount>::namespaced(env.kube.clone(), &env.namespace)
-        .create_token_request(name, &PostParams::default(), &request)
-        .await
-        .expect("requesting a ServiceAccount token")
-        .status
-        .expect("TokenRequest status")
-        .token
-}
-
-/// A Kubernetes auth mount pointed at the sandbox, with its own TokenReview credentials (a
-/// ServiceAccount bound to system:auth-delegator), as a production Vault would have.
-async fn kubernetes_mount(env: &TestEnv) -> String {
-    let reviewer = "vault-reviewer";
-    create_service_account(env, reviewer).await;
-    let binding: ClusterRoleBinding = serde_json::from_value(json!({
-        "metadata": { "name": format!("{}-reviewer", env.prefix) },
-        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-            "name": "system:auth-delegator" },
-        "subjects": [{ "kind": "ServiceAccount", "name": reviewer, "namespace": env.namespace }],
-    }))
-    .expect("a valid ClusterRoleBinding");
-    Api::<ClusterRoleBinding>::all(env.kube.clone())
-        .create(&PostParams::default(), &binding)
-        .await
-        .expect("creating the ClusterRoleBinding");
-    let reviewer_jwt = service_account_token(env, reviewer, Vec::new()).await;
-    let mount = format!("k8s-{}", env.prefix);
-    env.vault
-        .enable_auth(&mount, "kubernetes")
-        .await
-        .expect("enabling Kubernetes auth");
-    let config = KubernetesAuthConfig {
-        host: env.kube_host.clone(),
-        ca_cert_pem: Some(env.kube_ca_pem.clone()),
-        token_reviewer_jwt: Some(SecretString::from(reviewer_jwt)),
-        disable_local_ca_jwt: true,
-        issuer: None,
-    };
-    env.vault
-        .configure_kubernetes_auth(&mount, &config)
-        .await
-        .expect("configuring Kubernetes auth");
-    mount
 }
 
 /// An AppRole mount with a role carrying `policy`; returns (mount, role ID, secret ID).

@@ -487,3 +487,86 @@ async fn stores_of_another_controller_class_are_left_alone() {
     assert!(secret_data(&env, "for-eso").await.is_none());
     agent.stop().await;
 }
+
+#[tokio::test]
+async fn seed_cluster_store_with_kubernetes_auth_via_token_request() {
+    let env = TestEnv::new("k8s-auth-e2e").await;
+    let agent = start_agent(&env).await;
+    put(
+        &env,
+        "github/auth",
+        json!({ "username": "git", "token": "tok-e2e" }),
+    )
+    .await;
+    let policy = format!("{}-read", env.prefix);
+    let hcl = format!(
+        "path \"{}/data/{}/*\" {{ capabilities = [\"read\"] }}",
+        env.kv_mount, env.prefix
+    );
+    env.vault.write_policy(&policy, &hcl).await.unwrap();
+    let mount = kubernetes_mount(&env).await;
+    create_service_account(&env, "external-secrets").await;
+    let role = ferry_vault::KubernetesRole {
+        bound_service_account_names: vec!["external-secrets".into()],
+        bound_service_account_namespaces: vec![env.namespace.clone()],
+        policies: vec![policy],
+        ttl: Some(Duration::from_secs(600)),
+        audience: None,
+    };
+    env.vault
+        .write_kubernetes_role(&mount, "external-secrets", &role)
+        .await
+        .unwrap();
+    let store = format!("{}-vault-backend", env.prefix);
+    // The seed's ClusterSecretStore, as written for ESO (v1beta1).
+    create(&env, "v1beta1", "ClusterSecretStore", json!({
+        "metadata": { "name": store },
+        "spec": {
+            "controller": env.prefix,
+            "provider": { "vault": {
+                "server": env.vault_addr, "path": env.kv_mount, "version": "v2",
+                "auth": { "kubernetes": {
+                    "mountPath": mount, "role": "external-secrets",
+                    "serviceAccountRef": { "name": "external-secrets", "namespace": env.namespace }
+                } }
+            } }
+        }
+    }))
+    .await;
+    external_secret(&env, "github-auth", json!({
+        "secretStoreRef": { "name": store, "kind": "ClusterSecretStore" },
+        "target": { "name": "flux-system" },
+        "data": [
+            { "secretKey": "username", "remoteRef": { "key": env.path("github/auth"), "property": "username" } },
+            { "secretKey": "password", "remoteRef": { "key": env.path("github/auth"), "property": "token" } }
+        ]
+    }))
+    .await;
+    wait_reason(&env, "github-auth", "SecretSynced").await;
+    let d = secret_data(&env, "flux-system").await.unwrap();
+    assert_eq!(
+        (d["username"].as_str(), d["password"].as_str()),
+        ("git", "tok-e2e")
+    );
+    let css = Api::<ferry_api::ClusterSecretStore>::all(env.kube.clone());
+    let ready = eventually(
+        Duration::from_secs(10),
+        "the store's Ready condition",
+        || async {
+            css.get(&store)
+                .await
+                .ok()?
+                .status?
+                .ready_condition()
+                .cloned()
+        },
+    )
+    .await;
+    assert_eq!(ready.reason.as_deref(), Some("Valid"));
+    assert_eq!(
+        agent.stats.get().logins,
+        1,
+        "one login for the store identity"
+    );
+    agent.stop().await;
+}

@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use ferry_agent::{Agent, AgentConfig, StatsHandle};
 use ferry_testenv::TestEnv;
+use ferry_vault::KubernetesAuthConfig;
 use ferry_vault::{KvData, KvVersion};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::authentication::v1::{TokenRequest as KubeTokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
@@ -231,4 +234,71 @@ pub async fn secret_data(
 /// Root token of the shared Vault, for tests that need it in a Secret.
 pub fn root_token(env: &TestEnv) -> SecretString {
     env.root_token()
+}
+
+/// Creates a ServiceAccount in the test namespace.
+pub async fn create_service_account(env: &TestEnv, name: &str) {
+    let sa = json!({ "metadata": { "name": name } });
+    Api::<ServiceAccount>::namespaced(env.kube.clone(), &env.namespace)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(sa).expect("a ServiceAccount"),
+        )
+        .await
+        .expect("creating a ServiceAccount");
+}
+
+/// A token for the ServiceAccount, by TokenRequest.
+pub async fn service_account_token(env: &TestEnv, name: &str, audiences: Vec<String>) -> String {
+    let request = KubeTokenRequest {
+        spec: TokenRequestSpec {
+            audiences,
+            expiration_seconds: Some(3600),
+            bound_object_ref: None,
+        },
+        ..Default::default()
+    };
+    Api::<ServiceAccount>::namespaced(env.kube.clone(), &env.namespace)
+        .create_token_request(name, &PostParams::default(), &request)
+        .await
+        .expect("requesting a ServiceAccount token")
+        .status
+        .expect("TokenRequest status")
+        .token
+}
+
+/// A Kubernetes auth mount pointed at the sandbox, with its own TokenReview credentials (a
+/// ServiceAccount bound to system:auth-delegator), as a production Vault would have.
+pub async fn kubernetes_mount(env: &TestEnv) -> String {
+    let reviewer = "vault-reviewer";
+    create_service_account(env, reviewer).await;
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": { "name": format!("{}-reviewer", env.prefix) },
+        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+            "name": "system:auth-delegator" },
+        "subjects": [{ "kind": "ServiceAccount", "name": reviewer, "namespace": env.namespace }],
+    }))
+    .expect("a valid ClusterRoleBinding");
+    Api::<ClusterRoleBinding>::all(env.kube.clone())
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("creating the ClusterRoleBinding");
+    let reviewer_jwt = service_account_token(env, reviewer, Vec::new()).await;
+    let mount = format!("k8s-{}", env.prefix);
+    env.vault
+        .enable_auth(&mount, "kubernetes")
+        .await
+        .expect("enabling Kubernetes auth");
+    let config = KubernetesAuthConfig {
+        host: env.kube_host.clone(),
+        ca_cert_pem: Some(env.kube_ca_pem.clone()),
+        token_reviewer_jwt: Some(SecretString::from(reviewer_jwt)),
+        disable_local_ca_jwt: true,
+        issuer: None,
+    };
+    env.vault
+        .configure_kubernetes_auth(&mount, &config)
+        .await
+        .expect("configuring Kubernetes auth");
+    mount
 }
