@@ -17,6 +17,9 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         None => kube::Config::incluster().context("loading the in-cluster configuration")?,
     };
     let client = kube::Client::try_from(config).context("building the Kubernetes client")?;
+    if args.install_crds {
+        ferry_agent::controller::install_crds(&client).await?;
+    }
     let agent = Agent::new(
         client,
         AgentConfig {

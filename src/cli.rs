@@ -96,6 +96,9 @@ pub struct AgentArgs {
     /// Name of the Secret holding the key for the data HMACs (created when missing).
     #[arg(long, env = "FERRY_HMAC_KEY_SECRET", default_value = "ferry-hmac-key")]
     pub hmac_key_secret: String,
+    /// Server-side apply the external-secrets.io CRDs at start-up (when the chart does not).
+    #[arg(long, env = "FERRY_INSTALL_CRDS")]
+    pub install_crds: bool,
 }
 
 /// Flags of `ferry verify`.

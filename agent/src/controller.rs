@@ -128,15 +128,62 @@ impl Agent {
             .run(reconcile_cluster_store, store_error_policy, ctx.clone())
             .for_each(|_| async {});
         let es = run_external_secrets(ctx.clone(), secret_cache_writer, store_caches, stopped());
+        let janitor = janitor(ctx.clone(), stopped());
         let stop = async move {
             shutdown.await;
             tracing::info!("shutting down");
             let _ = stop_tx.send(true);
         };
-        let (_, _, _, es) = tokio::join!(ss, css, stop, es);
+        let (_, _, _, _, es) = tokio::join!(ss, css, stop, janitor, es);
         ctx.sessions.revoke_all().await;
         es
     }
+}
+
+/// How often caches are trimmed, and how long an unused cache entry or session is kept.
+const JANITOR_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+const IDLE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Trims the caches periodically, so memory follows the live set of objects: Vault answers
+/// and sessions unused for an hour (a later use reads or logs in again), and in-sync records of
+/// Secrets that are gone.
+async fn janitor(ctx: Arc<Ctx>, shutdown: impl Future<Output = ()>) {
+    let trim = async {
+        let mut tick = tokio::time::interval(JANITOR_EVERY);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            ctx.fetcher.evict(IDLE);
+            ctx.sessions.evict_idle(IDLE).await;
+            ctx.secrets.prune();
+        }
+    };
+    tokio::select! {
+        _ = shutdown => {}
+        _ = trim => {}
+    }
+}
+
+/// Installs (server-side applies) the external-secrets.io CRDs generated from Ferry's types and
+/// waits until the API server serves them. For clusters without the Helm chart's CRDs.
+pub async fn install_crds(client: &Client) -> Result<()> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Patch, PatchParams};
+    use kube::runtime::wait::{await_condition, conditions};
+    let api = Api::<CustomResourceDefinition>::all(client.clone());
+    let params = PatchParams::apply(ferry_api::FIELD_MANAGER).force();
+    for crd in ferry_api::crds() {
+        let name = crd.name_any();
+        api.patch(&name, &params, &Patch::Apply(&crd))
+            .await
+            .map_err(|e| AgentError::Start(format!("installing CRD {name}: {e}")))?;
+        let established = await_condition(api.clone(), &name, conditions::is_crd_established());
+        tokio::time::timeout(std::time::Duration::from_secs(30), established)
+            .await
+            .map_err(|_| AgentError::Start(format!("CRD {name} not established within 30 s")))?
+            .map_err(|e| AgentError::Start(format!("waiting for CRD {name}: {e}")))?;
+    }
+    Ok(())
 }
 
 async fn run_external_secrets(

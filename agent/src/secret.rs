@@ -238,6 +238,13 @@ impl SecretWriter {
         memory.remove(&(ns.to_string(), name.to_string()));
     }
 
+    /// Drops what the agent remembers of Secrets that no longer exist (called periodically, so
+    /// memory follows the live set).
+    pub fn prune(&self) {
+        let mut memory = self.in_sync.lock().unwrap_or_else(|p| p.into_inner());
+        memory.retain(|(ns, name), _| self.cache.get(&ObjectRef::new(name).within(ns)).is_some());
+    }
+
     fn count_write(&self) {
         self.writes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -13,29 +13,13 @@ use ferry_vault::{KvData, KvVersion};
 use k8s_openapi::api::authentication::v1::{TokenRequest as KubeTokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{
-    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
-};
-use kube::runtime::wait::{await_condition, conditions};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
 /// Installs Ferry's CRDs (idempotent) and waits until they are established.
 pub async fn install_crds(client: &kube::Client) {
-    let api = Api::<CustomResourceDefinition>::all(client.clone());
-    for crd in ferry_api::crds() {
-        let name = crd.metadata.name.clone().unwrap();
-        let params = PatchParams::apply("ferry-tests").force();
-        api.patch(&name, &params, &Patch::Apply(&crd))
-            .await
-            .unwrap();
-        let established = await_condition(api.clone(), &name, conditions::is_crd_established());
-        tokio::time::timeout(Duration::from_secs(30), established)
-            .await
-            .unwrap()
-            .unwrap();
-    }
+    ferry_agent::controller::install_crds(client).await.unwrap();
 }
 
 /// A running in-process agent; stopped (and its tokens revoked) on [`RunningAgent::stop`].
