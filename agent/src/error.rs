@@ -134,6 +134,14 @@ pub enum AgentError {
         /// Why.
         reason: String,
     },
+    /// creationPolicy Merge, and the Secret to merge into does not exist (Merge never creates).
+    #[error("Secret {namespace}/{name} does not exist, and creationPolicy Merge never creates it")]
+    MergeTargetMissing {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
     /// Deleting the target Secret (deletionPolicy Delete) failed.
     #[error("deleting Secret {namespace}/{name}: {source}")]
     DeleteSecret {
@@ -186,6 +194,7 @@ impl AgentError {
             Self::GetObject { .. } => "kube_read",
             Self::ApplySecret { .. } | Self::DeleteSecret { .. } => "kube_write",
             Self::SecretConflict { .. } => "secret_conflict",
+            Self::MergeTargetMissing { .. } => "secret_missing",
             Self::PatchStatus { .. } => "kube_status",
             Self::LoadHmacKey { .. } => "hmac_key",
             Self::Start(_) => "start",

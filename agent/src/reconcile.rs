@@ -184,9 +184,9 @@ async fn fetch_all(
 fn kv_version(key: &RemoteKey, engine: KvVersion) -> Result<Option<u64>> {
     match (&key.version, engine) {
         (Some(v), KvVersion::V2) => {
-            v.parse::<u64>()
+            shape::parse_version(v)
                 .map(Some)
-                .map_err(|_| AgentError::BuildSecret {
+                .ok_or_else(|| AgentError::BuildSecret {
                     field: format!("remoteRef {:?} version", key.key),
                     message: "a KV v2 version must be a positive integer".into(),
                 })

@@ -283,9 +283,10 @@ fn check_takeover(
         reason: reason.to_string(),
     };
     match (es.spec.target.creation_policy, current) {
-        (CreationPolicy::Merge, None) => Err(conflict(
-            "does not exist, and creationPolicy Merge never creates it",
-        )),
+        (CreationPolicy::Merge, None) => Err(AgentError::MergeTargetMissing {
+            namespace: ns.to_string(),
+            name: name.to_string(),
+        }),
         (CreationPolicy::Owner, Some(secret)) => {
             let uid = es.uid();
             let foreign = secret

@@ -50,9 +50,7 @@ impl Ready {
     /// Ready=False for an error, with the reason ESO uses for it.
     pub fn from_error(err: &AgentError) -> Self {
         let reason = match err {
-            AgentError::SecretConflict { .. } if err.to_string().contains("Merge") => {
-                reason::SECRET_MISSING
-            }
+            AgentError::MergeTargetMissing { .. } => reason::SECRET_MISSING,
             _ => reason::SECRET_SYNCED_ERROR,
         };
         Self::failed(reason, err.to_string())
