@@ -1,0 +1,344 @@
+//! Value checks: [`check_value`] runs an `env[].check` against a value held in a
+//! [`SecretString`], and [`looks_like_secret`] spots token-shaped strings that have
+//! no place in `bootstrap.yaml`.
+//!
+//! A [`CheckFailure`] says which check failed and why, never what the value was.
+
+use std::fmt;
+
+use base64::Engine as _;
+use regex::RegexBuilder;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::env::{EnvCheck, TokenFormat};
+
+/// Upper bound on a compiled `regexp` check, so a config cannot make compilation explode.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Why a value failed its check. Carries the check, never the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CheckFailure {
+    /// The value is empty (every check rejects an empty value).
+    Empty,
+    /// The value does not match the `regexp` check.
+    RegexpMismatch {
+        /// The pattern from the config (a pattern, not a value).
+        pattern: String,
+    },
+    /// The `regexp` check itself does not compile (validation reports this earlier).
+    InvalidRegexp {
+        /// The pattern from the config.
+        pattern: String,
+    },
+    /// The value is not a well-formed token or key of the `format` check.
+    Format {
+        /// The expected format.
+        format: TokenFormat,
+        /// What is wrong with it, e.g. `checksum mismatch`.
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for CheckFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("the value is empty"),
+            Self::RegexpMismatch { pattern } => {
+                write!(f, "the value does not match the regexp check `{pattern}`")
+            }
+            Self::InvalidRegexp { pattern } => {
+                write!(f, "the regexp check `{pattern}` does not compile")
+            }
+            Self::Format { format, reason } => {
+                write!(f, "the value is not a valid {format}: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CheckFailure {}
+
+/// Runs `check` against `value`. The value is only read, never copied into the result.
+pub fn check_value(check: &EnvCheck, value: &SecretString) -> Result<(), CheckFailure> {
+    let value = value.expose_secret();
+    if value.is_empty() {
+        return Err(CheckFailure::Empty);
+    }
+    match check {
+        EnvCheck::NonEmpty => Ok(()),
+        EnvCheck::Regexp(pattern) => {
+            let regex = compile_anchored(pattern).map_err(|_| CheckFailure::InvalidRegexp {
+                pattern: pattern.clone(),
+            })?;
+            if regex.is_match(value) {
+                Ok(())
+            } else {
+                Err(CheckFailure::RegexpMismatch {
+                    pattern: pattern.clone(),
+                })
+            }
+        }
+        EnvCheck::Format(format) => {
+            check_format(*format, value).map_err(|reason| CheckFailure::Format {
+                format: *format,
+                reason,
+            })
+        }
+    }
+}
+
+/// Compiles a `regexp` check the way [`check_value`] applies it: anchored at both ends.
+pub(crate) fn compile_anchored(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+}
+
+/// Checks `value` against `format`; the error is a static reason.
+fn check_format(format: TokenFormat, value: &str) -> Result<(), &'static str> {
+    let pem = matches!(format, TokenFormat::SshPrivateKey | TokenFormat::Pem);
+    if !pem && value.trim() != value {
+        return Err("it has leading or trailing whitespace");
+    }
+    match format {
+        TokenFormat::GithubToken => github_token(value),
+        TokenFormat::GitlabToken => gitlab_token(value),
+        TokenFormat::SlackToken => slack_token(value),
+        TokenFormat::AwsAccessKeyId => aws_access_key_id(value),
+        TokenFormat::VaultToken => vault_token(value),
+        TokenFormat::SshPrivateKey => ssh_private_key(value),
+        TokenFormat::Pem => pem_blocks(value).map(|_| ()),
+    }
+}
+
+const GITHUB_PREFIXES: [&str; 5] = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"];
+
+fn is_base62(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn github_token(value: &str) -> Result<(), &'static str> {
+    if let Some(rest) = value.strip_prefix("github_pat_") {
+        let ok = rest.len() >= 70
+            && rest.len() <= 255
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        return if ok {
+            Ok(())
+        } else {
+            Err("a `github_pat_` token has the wrong length or characters")
+        };
+    }
+    let Some(body) = GITHUB_PREFIXES.iter().find_map(|p| value.strip_prefix(p)) else {
+        return Err("it does not start with ghp_, gho_, ghu_, ghs_, ghr_ or github_pat_");
+    };
+    if body.len() != 36 || !is_base62(body) {
+        return Err("expected 36 base62 characters after the prefix");
+    }
+    let (random, checksum) = body.split_at(30);
+    match base62_decode(checksum) {
+        Some(sum) if sum == u64::from(crc32(random.as_bytes())) => Ok(()),
+        _ => Err("checksum mismatch"),
+    }
+}
+
+fn gitlab_token(value: &str) -> Result<(), &'static str> {
+    let Some(rest) = value.strip_prefix("glpat-") else {
+        return Err("it does not start with glpat-");
+    };
+    let ok = rest.len() >= 20
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err("expected at least 20 characters of [A-Za-z0-9_.-] after glpat-")
+    }
+}
+
+fn slack_token(value: &str) -> Result<(), &'static str> {
+    let rest = ["xoxa-", "xoxb-", "xoxp-", "xoxr-"]
+        .iter()
+        .find_map(|p| value.strip_prefix(p))
+        .ok_or("it does not start with xoxa-, xoxb-, xoxp- or xoxr-")?;
+    let ok = rest.len() >= 10 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err("expected at least 10 characters of [A-Za-z0-9-] after the prefix")
+    }
+}
+
+fn aws_access_key_id(value: &str) -> Result<(), &'static str> {
+    let rest = value
+        .strip_prefix("AKIA")
+        .or_else(|| value.strip_prefix("ASIA"))
+        .ok_or("it does not start with AKIA or ASIA")?;
+    let ok = rest.len() == 16
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err("expected 16 upper-case letters or digits after the prefix")
+    }
+}
+
+fn vault_token(value: &str) -> Result<(), &'static str> {
+    let (prefix, rest) = value
+        .split_once('.')
+        .ok_or("it does not start with hvs., hvb., hvr., s., b. or r.")?;
+    if !matches!(prefix, "hvs" | "hvb" | "hvr" | "s" | "b" | "r") {
+        return Err("it does not start with hvs., hvb., hvr., s., b. or r.");
+    }
+    let ok = rest.len() >= 20
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err("expected at least 20 characters of [A-Za-z0-9_.-] after the prefix")
+    }
+}
+
+const SSH_KEY_LABELS: [&str; 5] = [
+    "OPENSSH PRIVATE KEY",
+    "RSA PRIVATE KEY",
+    "EC PRIVATE KEY",
+    "DSA PRIVATE KEY",
+    "PRIVATE KEY",
+];
+
+fn ssh_private_key(value: &str) -> Result<(), &'static str> {
+    let blocks = pem_blocks(value)?;
+    let [(label, der)] = blocks.as_slice() else {
+        return Err("expected exactly one PEM block");
+    };
+    if !SSH_KEY_LABELS.contains(&label.as_str()) {
+        return Err("the PEM block is not a private key");
+    }
+    if label == "OPENSSH PRIVATE KEY" && !der.starts_with(b"openssh-key-v1\0") {
+        return Err("the OPENSSH key does not start with the openssh-key-v1 magic");
+    }
+    Ok(())
+}
+
+/// Parses one or more PEM blocks into (label, decoded body). Header lines
+/// (`Proc-Type: …`) inside a block are skipped.
+fn pem_blocks(value: &str) -> Result<Vec<(String, Vec<u8>)>, &'static str> {
+    let mut blocks = Vec::new();
+    let mut lines = value.lines().map(str::trim).filter(|l| !l.is_empty());
+    while let Some(line) = lines.next() {
+        let label = line
+            .strip_prefix("-----BEGIN ")
+            .and_then(|l| l.strip_suffix("-----"))
+            .ok_or("expected a -----BEGIN …----- line")?;
+        let end = format!("-----END {label}-----");
+        let mut body = String::new();
+        let mut closed = false;
+        for line in lines.by_ref() {
+            if line == end {
+                closed = true;
+                break;
+            }
+            if line.starts_with("-----") {
+                return Err("a PEM block has a mismatched END line");
+            }
+            if !line.contains(':') {
+                body.push_str(line);
+            }
+        }
+        if !closed {
+            return Err("a PEM block has no END line");
+        }
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body.as_bytes())
+            .map_err(|_| "a PEM block's body is not valid base64")?;
+        if der.is_empty() {
+            return Err("a PEM block is empty");
+        }
+        blocks.push((label.to_owned(), der));
+    }
+    if blocks.is_empty() {
+        return Err("no PEM block found");
+    }
+    Ok(blocks)
+}
+
+/// The PEM labels in `text` if it is entirely well-formed PEM; used to check `caPem`.
+pub(crate) fn pem_labels(text: &str) -> Result<Vec<String>, &'static str> {
+    pem_blocks(text).map(|blocks| blocks.into_iter().map(|(label, _)| label).collect())
+}
+
+/// CRC-32 (IEEE 802.3, reflected, as in zlib and GitHub's token checksums).
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            let mask = (crc & 1).wrapping_neg();
+            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+        }
+    }
+    !crc
+}
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Decodes a base62 number (digits, then upper case, then lower case).
+fn base62_decode(s: &str) -> Option<u64> {
+    s.bytes().try_fold(0u64, |acc, b| {
+        let digit = BASE62.iter().position(|&c| c == b)?;
+        acc.checked_mul(62)?.checked_add(digit as u64)
+    })
+}
+
+/// Encodes `n` in base62, left-padded with `0` to `width` characters.
+#[cfg(test)]
+pub(crate) fn base62_encode(mut n: u64, width: usize) -> String {
+    let mut digits = Vec::new();
+    while n > 0 {
+        digits.push(BASE62[(n % 62) as usize]);
+        n /= 62;
+    }
+    while digits.len() < width {
+        digits.push(b'0');
+    }
+    digits.iter().rev().map(|&b| char::from(b)).collect()
+}
+
+/// The token format `text` unmistakably has, if any: used to refuse secret values
+/// pasted into `bootstrap.yaml`. Only distinctive shapes count (legacy `s.` Vault
+/// tokens and public PEM blocks do not).
+pub fn looks_like_secret(text: &str) -> Option<TokenFormat> {
+    let text = text.trim();
+    let shaped = |format: TokenFormat| check_format(format, text).is_ok();
+    let github_shaped = GITHUB_PREFIXES
+        .iter()
+        .filter_map(|p| text.strip_prefix(p))
+        .any(|body| body.len() == 36 && is_base62(body));
+    if github_shaped || shaped(TokenFormat::GithubToken) {
+        return Some(TokenFormat::GithubToken);
+    }
+    if shaped(TokenFormat::GitlabToken) {
+        return Some(TokenFormat::GitlabToken);
+    }
+    if shaped(TokenFormat::SlackToken) {
+        return Some(TokenFormat::SlackToken);
+    }
+    if shaped(TokenFormat::AwsAccessKeyId) {
+        return Some(TokenFormat::AwsAccessKeyId);
+    }
+    if ["hvs.", "hvb.", "hvr."].iter().any(|p| text.starts_with(p))
+        && shaped(TokenFormat::VaultToken)
+    {
+        return Some(TokenFormat::VaultToken);
+    }
+    if text.contains("PRIVATE KEY-----") {
+        return Some(TokenFormat::SshPrivateKey);
+    }
+    None
+}
