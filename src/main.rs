@@ -2,6 +2,7 @@
 
 mod agent;
 mod cli;
+mod policy;
 
 use clap::Parser;
 
