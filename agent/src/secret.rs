@@ -93,15 +93,7 @@ impl SecretWriter {
             return Ok(Written::Unchanged);
         }
         let api = Api::<Secret>::namespaced(self.client.clone(), &ns);
-        let current = api
-            .get_opt(&name)
-            .await
-            .map_err(|source| AgentError::GetObject {
-                kind: "Secret",
-                namespace: ns.clone(),
-                name: name.clone(),
-                source: Box::new(source),
-            })?;
+        let current = get_secret(&api, &ns, &name).await?;
         check_takeover(es, current.as_ref(), &ns, &name)?;
         if let Some(secret) = &current
             && in_sync(es, secret, data, &want, &self.hmac_key)
@@ -157,16 +149,7 @@ impl SecretWriter {
     pub async fn delete(&self, es: &ExternalSecret) -> Result<bool> {
         let (ns, name) = target(es);
         let api = Api::<Secret>::namespaced(self.client.clone(), &ns);
-        let Some(secret) = api
-            .get_opt(&name)
-            .await
-            .map_err(|source| AgentError::GetObject {
-                kind: "Secret",
-                namespace: ns.clone(),
-                name: name.clone(),
-                source: Box::new(source),
-            })?
-        else {
+        let Some(secret) = get_secret(&api, &ns, &name).await? else {
             return Ok(false);
         };
         if !managed_by(&secret, es) {
@@ -249,6 +232,17 @@ impl SecretWriter {
         self.writes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+async fn get_secret(api: &Api<Secret>, ns: &str, name: &str) -> Result<Option<Secret>> {
+    api.get_opt(name)
+        .await
+        .map_err(|source| AgentError::GetObject {
+            kind: "Secret",
+            namespace: ns.to_string(),
+            name: name.to_string(),
+            source: Box::new(source),
+        })
 }
 
 /// The target Secret's namespace and name.
