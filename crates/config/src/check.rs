@@ -137,7 +137,7 @@ fn github_token(value: &str) -> Result<(), &'static str> {
     }
     let (random, checksum) = body.split_at(30);
     match base62_decode(checksum) {
-        Some(sum) if sum == u64::from(crc32(random.as_bytes())) => Ok(()),
+        Some(sum) if sum == u64::from(crc32fast::hash(random.as_bytes())) => Ok(()),
         _ => Err("checksum mismatch"),
     }
 }
@@ -271,19 +271,6 @@ fn pem_blocks(value: &str) -> Result<Vec<(String, Vec<u8>)>, &'static str> {
 /// The PEM labels in `text` if it is entirely well-formed PEM; used to check `caPem`.
 pub(crate) fn pem_labels(text: &str) -> Result<Vec<String>, &'static str> {
     pem_blocks(text).map(|blocks| blocks.into_iter().map(|(label, _)| label).collect())
-}
-
-/// CRC-32 (IEEE 802.3, reflected, as in zlib and GitHub's token checksums).
-pub(crate) fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
-        }
-    }
-    !crc
 }
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
