@@ -88,18 +88,9 @@ async fn own_vault() -> (OpenBao, Vault, ferry_vault::InitResponse) {
     let root = vault.with_token(init.root_token.clone());
     let mut options = std::collections::BTreeMap::new();
     options.insert("version".to_string(), "2".to_string());
-    // Right after unseal the server may still be electing itself leader.
-    for _ in 0..50 {
-        if root
-            .enable_mount("secret", "kv", options.clone())
-            .await
-            .is_ok()
-        {
-            return (bao, root, init);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("could not mount KV on the test's own OpenBao");
+    ferry_testenv::openbao::wait_until_active(&root).await;
+    root.enable_mount("secret", "kv", options).await.unwrap();
+    (bao, root, init)
 }
 
 #[tokio::test]

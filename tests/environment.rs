@@ -423,6 +423,7 @@ async fn uninitialised_openbao_inits_seals_and_unseals() {
     assert!(vault.unseal(&init.keys[0]).await.unwrap().sealed);
     let status = vault.unseal(&init.keys[2]).await.unwrap();
     assert!(!status.sealed && status.initialized);
+    ferry_testenv::openbao::wait_until_active(&root).await;
     assert!(
         root.lookup_self()
             .await

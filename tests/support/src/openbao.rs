@@ -109,3 +109,31 @@ ui = false
         }
     }
 }
+
+/// Waits until an unsealed server is the active node and accepts writes. Right after unseal,
+/// integrated storage elects itself leader, and until then requests fail with "local node not
+/// active but active cluster node not found"; `sys/health` answers 200 only once it is active.
+/// A token write (create and revoke a child token) then proves writes go through.
+pub async fn wait_until_active(root: &ferry_vault::Vault) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let health = root.raw(Default::default(), "sys/health", None).await;
+        let write = async {
+            let child = root
+                .create_token(&ferry_vault::TokenRequest::default())
+                .await?;
+            root.revoke_token(&child.client_token).await
+        };
+        let result = match health {
+            Ok(_) => write.await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => return,
+            Err(e) if std::time::Instant::now() > deadline => {
+                panic!("OpenBao did not become active within 30 s: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
