@@ -136,9 +136,10 @@ fn github_token(value: &str) -> Result<(), &'static str> {
         return Err("expected 36 base62 characters after the prefix");
     }
     let (random, checksum) = body.split_at(30);
-    match base62_decode(checksum) {
-        Some(sum) if sum == u64::from(crc32fast::hash(random.as_bytes())) => Ok(()),
-        _ => Err("checksum mismatch"),
+    if github_checksum(random.as_bytes()) == checksum.as_bytes() {
+        Ok(())
+    } else {
+        Err("checksum mismatch")
     }
 }
 
@@ -273,28 +274,17 @@ pub(crate) fn pem_labels(text: &str) -> Result<Vec<String>, &'static str> {
     pem_blocks(text).map(|blocks| blocks.into_iter().map(|(label, _)| label).collect())
 }
 
-const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/// Decodes a base62 number (digits, then upper case, then lower case).
-fn base62_decode(s: &str) -> Option<u64> {
-    s.bytes().try_fold(0u64, |acc, b| {
-        let digit = BASE62.iter().position(|&c| c == b)?;
-        acc.checked_mul(62)?.checked_add(digit as u64)
-    })
-}
-
-/// Encodes `n` in base62, left-padded with `0` to `width` characters.
-#[cfg(test)]
-pub(crate) fn base62_encode(mut n: u64, width: usize) -> String {
-    let mut digits = Vec::new();
-    while n > 0 {
-        digits.push(BASE62[(n % 62) as usize]);
+/// The GitHub classic token checksum: base62 (`0-9A-Za-z`) of the CRC32 of the 30-character
+/// random part, left-padded with `0` to 6 characters. Shared with `ferry verify`'s rules.
+pub fn github_checksum(random_part: &[u8]) -> [u8; 6] {
+    const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut n = crc32fast::hash(random_part);
+    let mut out = [b'0'; 6];
+    for slot in out.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
         n /= 62;
     }
-    while digits.len() < width {
-        digits.push(b'0');
-    }
-    digits.iter().rev().map(|&b| char::from(b)).collect()
+    out
 }
 
 /// The token format `text` unmistakably has, if any: used to refuse secret values

@@ -33,7 +33,7 @@ mod validate;
 mod tests;
 
 pub use apps::{AppConfig, AppExternalSecret, CreateSpec, DataItem};
-pub use check::{CheckFailure, check_value, looks_like_secret};
+pub use check::{CheckFailure, check_value, github_checksum, looks_like_secret};
 pub use env::{EnvCheck, EnvEntry, TokenFormat};
 pub use error::{ConfigError, Location, Problem};
 pub use fingerprint::fingerprint_of;

@@ -41,12 +41,12 @@ mod worktree;
 pub use allowlist::{AllowEntry, AllowTarget, Allowlist};
 pub use baseline::Baseline;
 pub use error::VerifyError;
+pub use ferry_config::github_checksum;
 pub use finding::{Finding, Location, sort_findings};
 pub use git::{GitScan, GitScanOptions, ScanStats, scan_git, scan_history};
 pub use known::{KnownValue, MIN_KNOWN_VALUE_LEN};
 pub use report::{ExitStatus, Format, write_report};
 pub use scanner::{Hit, Scanner};
-pub use tokens::github_checksum;
 pub use worktree::scan_worktree;
 
 /// The tool name in reports.

@@ -115,24 +115,11 @@ pub(crate) fn check(trigger: Trigger, hay: &[u8], start: usize, after: usize) ->
     }
 }
 
-/// The GitHub classic token checksum: base62 (`0-9A-Za-z`) of the CRC32 of the 30-character
-/// random part, left-padded with `0` to 6 characters.
-pub fn github_checksum(random_part: &[u8]) -> [u8; 6] {
-    const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut n = crc32fast::hash(random_part);
-    let mut out = [b'0'; 6];
-    for slot in out.iter_mut().rev() {
-        *slot = ALPHABET[(n % 62) as usize];
-        n /= 62;
-    }
-    out
-}
-
 fn github_classic(hay: &[u8], after: usize) -> bool {
     let body = run(hay, after, |b| b.is_ascii_alphanumeric() || b == b'_');
     body.len() == 36
         && body.iter().all(u8::is_ascii_alphanumeric)
-        && github_checksum(&body[..30]) == body[30..]
+        && ferry_config::github_checksum(&body[..30]) == body[30..]
 }
 
 fn github_fine_grained(hay: &[u8], after: usize) -> bool {
@@ -309,11 +296,11 @@ mod tests {
     fn github_checksum_matches_reference_vectors() {
         // Independently computed with Python's zlib.crc32 and a 0-9A-Za-z base62 alphabet.
         assert_eq!(
-            &github_checksum(b"aB7cD8eF9gH0jK1mN2pQ3rS4tU5vW6"),
+            &ferry_config::github_checksum(b"aB7cD8eF9gH0jK1mN2pQ3rS4tU5vW6"),
             b"2M5jQM"
         );
         assert_eq!(
-            &github_checksum(b"abcdefgh12345678903ZZZZZZZZZZZ"),
+            &ferry_config::github_checksum(b"abcdefgh12345678903ZZZZZZZZZZZ"),
             b"0p5S0Y"
         );
     }

@@ -4,7 +4,6 @@
 use secrecy::SecretString;
 
 use super::{MINIMAL, edit};
-use crate::check::base62_encode;
 use crate::{CheckFailure, EnvCheck, TokenFormat, check_value, looks_like_secret, parse};
 
 const FORMATS: [TokenFormat; 7] = [
@@ -27,8 +26,8 @@ fn check(format: TokenFormat, value: &str) -> Result<(), CheckFailure> {
 
 /// A GitHub token with a correct checksum, built at run time (none is committed).
 fn github_token(prefix: &str, random: &str) -> String {
-    let sum = base62_encode(u64::from(crc32fast::hash(random.as_bytes())), 6);
-    format!("{prefix}{random}{sum}")
+    let sum = crate::github_checksum(random.as_bytes());
+    format!("{prefix}{random}{}", String::from_utf8_lossy(&sum))
 }
 
 /// A PEM block, assembled so no key-shaped text is committed.
