@@ -92,11 +92,7 @@ pub struct Allowlist {
 impl Allowlist {
     /// Reads and parses an allowlist file.
     pub fn load(path: &Path) -> Result<Self, VerifyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| VerifyError::ReadFile {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&crate::error::read_text(path)?, path)
     }
 
     /// Parses allowlist YAML.

@@ -62,11 +62,7 @@ pub struct Baseline {
 impl Baseline {
     /// Reads a JSON report written by [`crate::write_report`] with [`crate::Format::Json`].
     pub fn load(path: &Path) -> Result<Self, VerifyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| VerifyError::ReadFile {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&crate::error::read_text(path)?, path)
     }
 
     /// Parses a JSON report.

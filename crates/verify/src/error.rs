@@ -140,3 +140,11 @@ impl VerifyError {
         }
     }
 }
+
+/// Reads a whole text file, mapping failure to [`VerifyError::ReadFile`].
+pub(crate) fn read_text(path: &std::path::Path) -> Result<String, VerifyError> {
+    std::fs::read_to_string(path).map_err(|source| VerifyError::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    })
+}
