@@ -215,11 +215,6 @@ pub async fn secret_data(
     )
 }
 
-/// Root token of the shared Vault, for tests that need it in a Secret.
-pub fn root_token(env: &TestEnv) -> SecretString {
-    env.root_token()
-}
-
 /// Creates a ServiceAccount in the test namespace.
 pub async fn create_service_account(env: &TestEnv, name: &str) {
     let sa = json!({ "metadata": { "name": name } });
