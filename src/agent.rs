@@ -4,7 +4,36 @@
 use anyhow::Context;
 use ferry_agent::{Agent, AgentConfig};
 
-use crate::cli::AgentArgs;
+use clap::Args;
+
+/// Flags of `ferry agent`.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Kubeconfig file; in-cluster configuration is used when unset.
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// Watch only this namespace (ExternalSecrets, SecretStores, Secrets); all when unset.
+    #[arg(long, env = "FERRY_WATCH_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Reconcile stores whose spec.controller is empty or equal to this class.
+    #[arg(long, env = "FERRY_CONTROLLER_CLASS", default_value = "default")]
+    pub controller_class: String,
+    /// How many ExternalSecrets reconcile at once.
+    #[arg(long, env = "FERRY_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Address for /metrics and /healthz.
+    #[arg(long, env = "FERRY_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: std::net::SocketAddr,
+    /// The agent's own namespace, where its HMAC key Secret lives.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "ferry-system")]
+    pub own_namespace: String,
+    /// Name of the Secret holding the key for the data HMACs (created when missing).
+    #[arg(long, env = "FERRY_HMAC_KEY_SECRET", default_value = "ferry-hmac-key")]
+    pub hmac_key_secret: String,
+    /// Server-side apply the external-secrets.io CRDs at start-up (when the chart does not).
+    #[arg(long, env = "FERRY_INSTALL_CRDS")]
+    pub install_crds: bool,
+}
 
 /// Runs the agent until a termination signal.
 pub async fn run(args: AgentArgs) -> anyhow::Result<()> {

@@ -1,8 +1,10 @@
 //! The `ferry` binary: parses the command line and hands off to the crate that does the work.
 
 mod agent;
+mod bootstrap;
 mod cli;
 mod policy;
+mod verify;
 
 use clap::Parser;
 

@@ -4,7 +4,70 @@
 use anyhow::Context;
 use ferry_policy::{LintConfig, PolicyParams, Template};
 
-use crate::cli::{PolicyLintArgs, PolicyParamArgs, PolicyRenderArgs};
+use clap::{Args, Subcommand};
+
+/// `ferry policy` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Render a policy template with parameters from bootstrap.yaml, overridden by flags.
+    Render(PolicyRenderArgs),
+    /// Parse and lint HCL policies; exits 1 when there are findings.
+    Lint(PolicyLintArgs),
+}
+
+/// Where policy parameters come from: bootstrap.yaml, then these flags.
+#[derive(Debug, Args)]
+pub struct PolicyParamArgs {
+    /// bootstrap.yaml to take the parameters from.
+    #[arg(long, env = "FERRY_BOOTSTRAP_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+    /// The KV mount (overrides bootstrap.yaml; default `secret`).
+    #[arg(long, env = "FERRY_KV_MOUNT")]
+    pub mount: Option<String>,
+    /// The KV version, 1 or 2 (overrides bootstrap.yaml; default 2).
+    #[arg(long, env = "FERRY_KV_VERSION")]
+    pub kv_version: Option<String>,
+    /// The Kubernetes auth mount (overrides bootstrap.yaml; default `kubernetes`).
+    #[arg(long, env = "FERRY_KUBERNETES_MOUNT")]
+    pub kubernetes_mount: Option<String>,
+    /// The Kubernetes auth mount's accessor (for the namespace-scoped template).
+    #[arg(long, env = "FERRY_KUBERNETES_ACCESSOR")]
+    pub kubernetes_accessor: Option<String>,
+    /// The app (from bootstrap.yaml, or named here with --path) for app-readonly.
+    #[arg(long)]
+    pub app: Option<String>,
+    /// KV paths: the app's paths for app-readonly, the agent's for agent, the written ones for
+    /// bootstrap (replaces what bootstrap.yaml gives). Repeatable.
+    #[arg(long = "path")]
+    pub paths: Vec<String>,
+}
+
+/// Flags of `ferry policy render`.
+#[derive(Debug, Args)]
+pub struct PolicyRenderArgs {
+    /// The template: agent, bootstrap, app-readonly or namespace-scoped.
+    pub template: String,
+    /// Render a template from this directory instead of the built-in copy.
+    #[arg(long, env = "FERRY_POLICY_DIR")]
+    pub templates_dir: Option<std::path::PathBuf>,
+    /// Parameters.
+    #[command(flatten)]
+    pub params: PolicyParamArgs,
+}
+
+/// Flags of `ferry policy lint`.
+#[derive(Debug, Args)]
+pub struct PolicyLintArgs {
+    /// HCL policy files to lint.
+    #[arg(required = true)]
+    pub files: Vec<std::path::PathBuf>,
+    /// Treat these files as read-only policies too (write capabilities are findings).
+    #[arg(long)]
+    pub read_only: Vec<String>,
+    /// Parameters (the declared KV mount and Kubernetes auth mount come from here).
+    #[command(flatten)]
+    pub params: PolicyParamArgs,
+}
 
 /// Prints the rendered template on stdout.
 pub fn render(args: PolicyRenderArgs) -> anyhow::Result<()> {
