@@ -37,7 +37,7 @@ impl KubeSandbox {
     /// Starts etcd, kube-apiserver and kube-controller-manager and waits until the API server is
     /// ready and the service-account controller has run.
     pub fn start() -> KubeSandbox {
-        let dir = tempfile::tempdir().expect("creating a temporary directory");
+        let dir = crate::process::scratch_dir();
         let data = dir.path().join("data");
         let mut cmd = Command::new(sandbox_binary());
         cmd.arg(format!("--data-dir={}", data.display()));

@@ -40,7 +40,7 @@ impl OpenBao {
     /// Starts `bao server -dev` on a free loopback port with a random root token. KV v2 is
     /// mounted at `secret/`.
     pub fn dev() -> OpenBao {
-        let dir = tempfile::tempdir().expect("creating a temporary directory");
+        let dir = crate::process::scratch_dir();
         let port = free_port();
         let token = format!("root-{}", crate::unique_suffix());
         let mut cmd = Command::new(bao_binary());
@@ -69,7 +69,7 @@ impl OpenBao {
 
     /// Starts an uninitialised OpenBao with integrated (raft) storage in a fresh temporary directory.
     pub fn uninitialised() -> OpenBao {
-        let dir = tempfile::tempdir().expect("creating a temporary directory");
+        let dir = crate::process::scratch_dir();
         let port = free_port();
         let cluster_port = free_port();
         let config = format!(
