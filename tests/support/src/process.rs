@@ -165,8 +165,7 @@ pub fn free_port() -> u16 {
 /// Directories whose owning process has exited are removed here first.
 pub fn scratch_dir() -> tempfile::TempDir {
     let base = std::env::temp_dir().join("ferry-testenv");
-    std::fs::create_dir_all(&base)
-        .unwrap_or_else(|e| panic!("creating {}: {e}", base.display()));
+    std::fs::create_dir_all(&base).unwrap_or_else(|e| panic!("creating {}: {e}", base.display()));
     remove_orphans(&base);
     tempfile::Builder::new()
         .prefix(&format!("{}-", std::process::id()))
