@@ -1,0 +1,167 @@
+//! Go `text/template` with the Sprig functions, for ExternalSecret templates
+//! (`spec.target.template`, engine v2), in pure Rust: no I/O, no async.
+//!
+//! ```
+//! use ferry_template::{Template, Value};
+//! use zeroize::Zeroizing;
+//!
+//! let data = Value::from_secret_map([("user".to_owned(), Zeroizing::new(b"app".to_vec()))]);
+//! let t = Template::parse("auth", r#"{{ printf "%s:%s" .user "x" | b64enc }}"#).unwrap();
+//! assert_eq!(t.render(&data).unwrap().as_str(), "YXBwOng=");
+//! ```
+//!
+//! # Values stay secret
+//! String values and the output live in [`zeroize::Zeroizing`] buffers. Errors
+//! ([`TemplateError`]) say `template <name>:<line>:<col>: <what>` and name functions, fields,
+//! variables and types, never a value. A `fail` or `required` message is shown only when it
+//! is a literal in the template.
+//!
+//! # Syntax (as Go)
+//! Text and `{{ actions }}`; trim markers `{{- ` and ` -}}`; comments `{{/* … */}}`; `.`,
+//! `.a.b`, `$`, `$.a`, `$x.a`; `$x := pipeline`, `$x = pipeline`; pipelines with `|`;
+//! parenthesized pipelines with field chains `(…).a`; literals: interpreted and raw strings,
+//! character constants, ints (decimal, hex, octal, binary, `_`), floats, `true`, `false`,
+//! `nil`; `if`/`else if`/`else`/`end`; `range` over lists, maps (sorted keys) and ints with
+//! `$v :=` or `$i, $v :=` and `else`; `break`, `continue`; `with`/`else with`/`else`;
+//! `define`, `template`, `block`. Missing map keys are errors, as ESO sets
+//! `missingkey=error`.
+//!
+//! # Functions
+//! Go builtins: `and or not len index slice eq ne lt le gt ge print printf println html js
+//! urlquery` (`printf` verbs `%v %s %d %q %x %X %o %b %c %f %F %e %E %g %G %t %%`, with flags,
+//! width and precision).
+//!
+//! Sprig: `b64enc b64dec upper lower title trim trimAll trimPrefix trimSuffix nospace
+//! contains hasPrefix hasSuffix replace repeat indent nindent sha256sum quote squote cat
+//! toString default empty coalesce ternary required fail toJson toPrettyJson toRawJson
+//! fromJson mustToJson mustToPrettyJson mustToRawJson mustFromJson get hasKey keys list dict
+//! append first last join split splitList atoi int int64 float64 add add1 sub mul div mod`;
+//! and ESO's `toYaml fromYaml`.
+//!
+//! # Known differences from Go, Sprig and ESO
+//! - Errors instead of silent output: `b64dec`, `fromJson` and `fromYaml` fail on invalid
+//!   input (Sprig returns the error text, `""` or a map holding the error).
+//! - Numbers: `eq`/`lt`/… compare ints with floats by value (Go refuses), and `%d`/`%x`
+//!   accept integral floats (numbers from `fromJson` are floats, as in Go).
+//! - `index` of a missing map key is nil (printed `<no value>`); ESO's top-level data is a
+//!   `map[string]string`, where Go prints an empty string.
+//! - `keys` returns sorted keys (Sprig: Go's random map order).
+//! - `toYaml` output is serde_yaml's: the same structure as Go's `sigs.k8s.io/yaml`, but a
+//!   string that needs quoting may get other quotes.
+//! - A `\xNN` escape in a string literal yields the character U+00NN, not a raw byte.
+//! - Not provided: Sprig's random, date, crypto (other than `sha256sum`), regex, semver,
+//!   network and OS functions, and ESO's PKCS#12/JWK/PEM helpers; `env` and `expandenv`
+//!   are absent as in ESO. An unknown function is a parse error.
+//! - Limits: output at most 8 MiB, strings built by `repeat`/`indent` at most 4 MiB, 5
+//!   million evaluation steps, `template` nesting 1000.
+//! - Map keys and numbers are not zeroized; best effort only for copies made by the
+//!   standard library while building a string (e.g. `upper`).
+
+mod error;
+mod exec;
+mod format;
+mod funcs;
+mod lex;
+mod parse;
+mod sprig;
+mod value;
+mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+pub use error::TemplateError;
+pub use value::{Bytes, Value};
+
+/// A parsed template, ready to render any number of times. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Template {
+    name: Arc<str>,
+    source: Arc<str>,
+    root: Arc<parse::List>,
+    defines: Arc<BTreeMap<String, Arc<parse::List>>>,
+}
+
+impl fmt::Debug for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Template")
+            .field("name", &self.name)
+            .field("defines", &self.defines.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Template {
+    /// Parses `source`; `name` is used in errors (`template <name>:<line>:<col>: …`).
+    pub fn parse(name: &str, source: &str) -> Result<Template, TemplateError> {
+        let err = |(pos, message): (usize, String)| {
+            let (line, col) = line_col(source, pos);
+            TemplateError::Parse {
+                name: name.to_owned(),
+                line,
+                col,
+                message,
+            }
+        };
+        let toks = lex::lex(source).map_err(err)?;
+        let tree = parse::parse(toks, source.len()).map_err(err)?;
+        Ok(Template {
+            name: name.into(),
+            source: source.into(),
+            root: Arc::new(tree.root),
+            defines: Arc::new(tree.defines),
+        })
+    }
+
+    /// The name given to [`Template::parse`].
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Renders with `data` as dot. The output is zeroized on drop; it must be UTF-8 (see
+    /// [`Template::render_bytes`] for binary output).
+    pub fn render(&self, data: &Value) -> Result<Zeroizing<String>, TemplateError> {
+        let bytes = self.render_bytes(data)?;
+        match std::str::from_utf8(&bytes) {
+            Ok(_) => {
+                let mut bytes = bytes;
+                let owned = std::mem::take(&mut *bytes);
+                // Valid UTF-8 was just checked; the buffer moves without a copy.
+                Ok(Zeroizing::new(String::from_utf8(owned).unwrap_or_default()))
+            }
+            Err(_) => Err(TemplateError::NotUtf8 {
+                name: self.name.to_string(),
+            }),
+        }
+    }
+
+    /// Renders with `data` as dot into bytes (Go templates produce bytes; a Secret's data is
+    /// bytes, so binary values such as `b64dec` output survive).
+    pub fn render_bytes(&self, data: &Value) -> Result<Bytes, TemplateError> {
+        exec::Exec::run(&self.defines, &self.root, data).map_err(|(pos, message)| {
+            let (line, col) = line_col(&self.source, pos);
+            TemplateError::Execute {
+                name: self.name.to_string(),
+                line,
+                col,
+                message,
+            }
+        })
+    }
+}
+
+/// 1-based line and column (in characters) of byte offset `pos`.
+fn line_col(source: &str, pos: usize) -> (usize, usize) {
+    let pos = pos.min(source.len());
+    let before = source.get(..pos).unwrap_or(source);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before[line_start..].chars().count() + 1;
+    (line, col)
+}
