@@ -73,6 +73,8 @@ pub struct Ctx {
     pub backoff: Backoff,
     /// Event publisher.
     pub events: Events,
+    /// Whether the ExternalSecret and store caches have been filled (for `/readyz`).
+    pub synced: std::sync::atomic::AtomicBool,
 }
 
 /// Exponential backoff with jitter, per object; reset on success.

@@ -9,9 +9,10 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ferry_api::{ClusterSecretStore, ExternalSecret, MANAGED_LABEL, SecretStore, StoreKind};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PartialObjectMeta, PostParams};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
@@ -26,7 +27,8 @@ use crate::hmac::generate_key;
 use crate::reconcile::{error_policy, reconcile};
 use crate::secret::{EXTERNAL_SECRET_ANNOTATION, SecretWriter};
 use crate::session::Sessions;
-use crate::store::StoreCaches;
+use crate::shutdown::Shutdown;
+use crate::store::{StoreCaches, is_our_class};
 use crate::stores::{reconcile_cluster_store, reconcile_store, store_error_policy};
 
 /// Counters of what the agent has done, for metrics and tests.
@@ -52,6 +54,46 @@ pub struct Agent {
 pub struct StatsHandle(Arc<Ctx>);
 
 impl StatsHandle {
+    /// Number of cached Vault sessions.
+    pub fn sessions(&self) -> usize {
+        self.0.sessions.len()
+    }
+
+    /// The shortest remaining TTL among the agent's Vault tokens.
+    pub fn min_token_ttl(&self) -> Option<std::time::Duration> {
+        self.0.sessions.min_ttl()
+    }
+
+    /// `/readyz`: the caches are synced, and at least one store of our class is reachable
+    /// (its status is Ready, or a login succeeded). With no store of our class yet there is
+    /// nothing to reach, and the agent is ready.
+    pub fn readiness(&self) -> std::result::Result<&'static str, &'static str> {
+        let ctx = &self.0;
+        if !ctx.synced.load(Ordering::Relaxed) {
+            return Err("caches not synced yet");
+        }
+        let class = &ctx.config.controller_class;
+        let namespaced = ctx.stores.namespaced.state();
+        let cluster = ctx.stores.cluster.state();
+        let ours = namespaced
+            .iter()
+            .map(|s| (&s.spec, s.status.as_ref()))
+            .chain(cluster.iter().map(|s| (&s.spec.0, s.status.as_ref())))
+            .filter(|(spec, _)| is_our_class(spec, class))
+            .map(|(_, status)| status.and_then(|s| s.ready_condition()))
+            .collect::<Vec<_>>();
+        let reachable = ours
+            .iter()
+            .any(|c| c.is_some_and(|c| c.status == ferry_api::ConditionStatus::True));
+        if ours.is_empty() {
+            Ok("ready: no store of this controller class yet")
+        } else if reachable || ctx.sessions.logins() > 0 {
+            Ok("ready")
+        } else {
+            Err("no store is reachable")
+        }
+    }
+
     /// The counters now.
     pub fn get(&self) -> Stats {
         Stats {
@@ -86,6 +128,7 @@ impl Agent {
             stores,
             backoff: Backoff::new(config.backoff_base, config.backoff_max),
             events: Events::new(client.clone(), &config.reporter),
+            synced: AtomicBool::new(false),
             client,
             config,
         });
@@ -106,35 +149,40 @@ impl Agent {
         self,
         shutdown: impl Future<Output = ()> + Send + Sync + 'static,
     ) -> Result<()> {
+        let handle = Shutdown::new();
+        let run = async {
+            let result = self.run_until(&handle).await;
+            handle.trigger();
+            result
+        };
+        let (result, ()) = tokio::join!(run, handle.trigger_on(shutdown));
+        result
+    }
+
+    /// Runs until `shutdown` is triggered: the controllers stop taking new work, reconciles in
+    /// flight finish (their Secret writes included), then the agent's Vault tokens are revoked.
+    pub async fn run_until(self, shutdown: &Shutdown) -> Result<()> {
         let Agent {
             ctx,
             secret_cache_writer,
             stores: (ss, css),
         } = self;
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let stopped = move || {
-            let mut rx = stop_rx.clone();
-            async move {
-                let _ = rx.wait_for(|s| *s).await;
-            }
-        };
+        let stopped = || shutdown.wait();
         let store_caches = ctx.stores.clone();
         let ss = ss
             .graceful_shutdown_on(stopped())
             .run(reconcile_store, store_error_policy, ctx.clone())
             .for_each(|_| async {});
+        let ss = drive(ss, store_caches.namespaced.clone(), shutdown);
         let css = css
             .graceful_shutdown_on(stopped())
             .run(reconcile_cluster_store, store_error_policy, ctx.clone())
             .for_each(|_| async {});
-        let es = run_external_secrets(ctx.clone(), secret_cache_writer, store_caches, stopped());
+        let css = drive(css, store_caches.cluster.clone(), shutdown);
+        let es = run_external_secrets(ctx.clone(), secret_cache_writer, store_caches, shutdown);
         let janitor = janitor(ctx.clone(), stopped());
-        let stop = async move {
-            shutdown.await;
-            tracing::info!("shutting down");
-            let _ = stop_tx.send(true);
-        };
-        let (_, _, _, _, es) = tokio::join!(ss, css, stop, janitor, es);
+        let (_, _, _, es) = tokio::join!(ss, css, janitor, es);
+        tracing::info!("controllers stopped; revoking Vault tokens");
         ctx.sessions.revoke_all().await;
         es
     }
@@ -190,7 +238,7 @@ async fn run_external_secrets(
     ctx: Arc<Ctx>,
     secret_cache_writer: reflector::store::Writer<PartialObjectMeta<Secret>>,
     stores: StoreCaches,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    shutdown: &Shutdown,
 ) -> Result<()> {
     let config = &ctx.config;
     let managed = watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true"));
@@ -233,15 +281,57 @@ async fn run_external_secrets(
                 )
             },
         )
-        .graceful_shutdown_on(shutdown);
+        .graceful_shutdown_on(shutdown.wait());
     // Resolving a store before the store caches are filled would flap statuses at start-up.
-    let _ = stores.namespaced.wait_until_ready().await;
-    let _ = stores.cluster.wait_until_ready().await;
-    controller
+    // A shutdown while waiting (caches that never fill, e.g. without RBAC) ends it here.
+    let caches = async {
+        let _ = stores.namespaced.wait_until_ready().await;
+        let _ = stores.cluster.wait_until_ready().await;
+    };
+    tokio::select! {
+        () = caches => {}
+        () = shutdown.wait() => return Ok(()),
+    }
+    let run = controller
         .run(reconcile, error_policy, ctx.clone())
-        .for_each(|_| async {})
-        .await;
+        .for_each(|_| async {});
+    let synced = async {
+        let filled = es_cache.wait_until_ready().await;
+        ctx.synced.store(filled.is_ok(), Ordering::Relaxed);
+        std::future::pending::<()>().await;
+    };
+    let run = async {
+        tokio::select! {
+            () = run => {}
+            () = synced => {}
+        }
+    };
+    drive(run, es_cache.clone(), shutdown).await;
     Ok(())
+}
+
+/// Polls a controller's stream until it ends.
+///
+/// kube-runtime 5's controller never ends when its shutdown fires before its cache's first
+/// list has completed: the runner keeps waiting for a readiness that the stopped watcher can
+/// no longer deliver. No reconcile can have started in that case, so the stream is dropped
+/// instead; once the cache is ready, the controller's own graceful shutdown applies (reconciles
+/// in flight finish).
+async fn drive<K>(run: impl Future<Output = ()>, cache: reflector::Store<K>, shutdown: &Shutdown)
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    let stopped_before_ready = async {
+        shutdown.wait().await;
+        if cache.wait_until_ready().now_or_never().is_some() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = run => {}
+        () = stopped_before_ready => {}
+    }
 }
 
 /// Maps a managed Secret to the ExternalSecret that manages it.

@@ -99,6 +99,14 @@ pub enum AgentError {
         /// What is wrong, without any value.
         message: String,
     },
+    /// Parsing or rendering a `spec.target.template` template failed.
+    #[error("rendering {field}: {source}")]
+    RenderTemplate {
+        /// JSON path of the template, e.g. `spec.target.template.data.auth`.
+        field: String,
+        /// The template error: name, line:column and what went wrong, never a value.
+        source: ferry_template::TemplateError,
+    },
     /// Reading an object from the API server failed.
     #[error("reading {kind} {namespace}/{name}: {source}")]
     GetObject {
@@ -153,6 +161,19 @@ pub enum AgentError {
         #[source]
         source: Box<kube::Error>,
     },
+    /// Patching a workload's pod template for a rollout restart failed.
+    #[error("restarting {kind} {namespace}/{name}: {source}")]
+    RestartWorkload {
+        /// `Deployment`, `StatefulSet` or `DaemonSet`.
+        kind: &'static str,
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// The API error.
+        #[source]
+        source: Box<kube::Error>,
+    },
     /// Patching an object's status failed.
     #[error("patching status of {kind} {name}: {source}")]
     PatchStatus {
@@ -177,6 +198,9 @@ pub enum AgentError {
     /// Starting the controller (client, watches) failed.
     #[error("starting the agent: {0}")]
     Start(String),
+    /// Reading or writing the leader-election Lease failed, or the lease was lost.
+    #[error("leader election: {0}")]
+    LeaderElection(String),
 }
 
 impl AgentError {
@@ -191,13 +215,16 @@ impl AgentError {
             Self::Login { source, .. } | Self::ReadVault { source, .. } => source.category(),
             Self::NotFound { .. } => "not_found",
             Self::BuildSecret { .. } => "build",
+            Self::RenderTemplate { .. } => "template",
             Self::GetObject { .. } => "kube_read",
             Self::ApplySecret { .. } | Self::DeleteSecret { .. } => "kube_write",
             Self::SecretConflict { .. } => "secret_conflict",
             Self::MergeTargetMissing { .. } => "secret_missing",
             Self::PatchStatus { .. } => "kube_status",
+            Self::RestartWorkload { .. } => "restart",
             Self::LoadHmacKey { .. } => "hmac_key",
             Self::Start(_) => "start",
+            Self::LeaderElection(_) => "leader_election",
         }
     }
 
@@ -205,7 +232,10 @@ impl AgentError {
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
-            Self::ValidateSpec { .. } | Self::Unsupported { .. } | Self::BuildSecret { .. }
+            Self::ValidateSpec { .. }
+                | Self::Unsupported { .. }
+                | Self::BuildSecret { .. }
+                | Self::RenderTemplate { .. }
         )
     }
 }

@@ -109,7 +109,9 @@ impl Fetcher {
         }
         let sent = Instant::now();
         self.inner.reads.fetch_add(1, Ordering::Relaxed);
-        match vault.kv_read(mount, path, engine, version).await {
+        let answer = vault.kv_read(mount, path, engine, version).await;
+        crate::metrics::vault_request("kv_read", crate::metrics::read_status(&answer));
+        match answer {
             Ok(secret) => {
                 let secret = secret.map(Arc::new);
                 state.value = Some((sent, secret.clone()));

@@ -8,7 +8,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::shape::SecretData;
+use crate::shape::{Rendered, SecretData};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -29,6 +29,39 @@ pub fn data_hmac(key: &[u8], data: &SecretData) -> String {
         mac.update(name.as_bytes());
         mac.update(&len_prefix(value.len()));
         mac.update(value);
+    }
+    hex::encode(mac.finalize().into_bytes().as_slice())
+}
+
+/// Domain separation for the fingerprint of data plus template-set metadata.
+const DOMAIN_RENDERED: &[u8] = b"ferry/secret-rendered/v1\0";
+
+/// Keyed HMAC of what a sync writes: the data and, when a template sets them, the Secret's
+/// type, labels and annotations (so a template change that only touches metadata still
+/// rewrites the Secret). Without template metadata it equals [`data_hmac`], so Secrets
+/// written before templates existed keep their fingerprint.
+pub fn rendered_hmac(key: &[u8], rendered: &Rendered) -> String {
+    let data = data_hmac(key, &rendered.data);
+    let plain = rendered.secret_type.is_none()
+        && rendered.labels.is_empty()
+        && rendered.annotations.is_empty();
+    if plain {
+        return data;
+    }
+    let mut mac = new_mac(key);
+    mac.update(DOMAIN_RENDERED);
+    mac.update(data.as_bytes());
+    let kind = rendered.secret_type.as_deref().unwrap_or("");
+    mac.update(&len_prefix(kind.len()));
+    mac.update(kind.as_bytes());
+    for map in [&rendered.labels, &rendered.annotations] {
+        mac.update(&len_prefix(map.len()));
+        for (k, v) in map {
+            mac.update(&len_prefix(k.len()));
+            mac.update(k.as_bytes());
+            mac.update(&len_prefix(v.len()));
+            mac.update(v.as_bytes());
+        }
     }
     hex::encode(mac.finalize().into_bytes().as_slice())
 }
@@ -161,6 +194,29 @@ mod tests {
             hex::encode(mac.finalize().into_bytes().as_slice()),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn rendered_metadata_changes_the_tag_only_when_set() {
+        let k = b"k";
+        let mut r = Rendered {
+            data: data(&[("a", "1")]),
+            ..Rendered::default()
+        };
+        assert_eq!(rendered_hmac(k, &r), data_hmac(k, &r.data));
+        r.labels.insert("team".into(), "a".into());
+        let labelled = rendered_hmac(k, &r);
+        assert_ne!(labelled, data_hmac(k, &r.data));
+        r.labels.clear();
+        r.annotations.insert("team".into(), "a".into());
+        assert_ne!(
+            rendered_hmac(k, &r),
+            labelled,
+            "labels and annotations differ"
+        );
+        r.annotations.clear();
+        r.secret_type = Some("kubernetes.io/dockerconfigjson".into());
+        assert_ne!(rendered_hmac(k, &r), data_hmac(k, &r.data));
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::session::StoreContext;
 use crate::shape::{self, RemoteKey};
 use crate::status::{self, Ready};
 use crate::store::{self, Resolved};
+use crate::{find, restart, templating};
 
 /// How a sync ended, short of an error.
 enum Outcome {
@@ -40,12 +41,18 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Ctx>) -> Result<Action>
         return Ok(Action::await_change());
     }
     let started = std::time::Instant::now();
+    let _in_flight = crate::metrics::reconcile_started();
     let result = sync(&es, &ctx).await;
     let (ready, written) = match &result {
         Ok(Outcome::NotOurs) => return Ok(Action::await_change()),
         Ok(Outcome::Done(ready, written)) => (ready.clone(), *written),
         Err(err) => (Ready::from_error(err), None),
     };
+    let label = result
+        .as_ref()
+        .err()
+        .map_or(ready.reason, AgentError::category);
+    crate::metrics::sync_finished(ready.ready, label, started.elapsed());
     let next = status::next_status(&es, &ready, written);
     let api = kube::Api::<ExternalSecret>::namespaced(
         ctx.client.clone(),
@@ -82,6 +89,7 @@ pub fn error_policy(es: Arc<ExternalSecret>, err: &AgentError, ctx: Arc<Ctx>) ->
 async fn sync(es: &ExternalSecret, ctx: &Ctx) -> Result<Outcome> {
     shape::validate(&es.spec)?;
     shape::unsupported(&es.spec)?;
+    let restarts = restart::targets(es)?;
     let class = &ctx.config.controller_class;
     let store = match store::resolve(es, &ctx.stores, &ctx.client, class).await? {
         Resolved::OtherClass => return Ok(Outcome::NotOurs),
@@ -95,11 +103,28 @@ async fn sync(es: &ExternalSecret, ctx: &Ctx) -> Result<Outcome> {
     };
     let keys = shape::remote_keys(&es.spec);
     let fetched = fetch_all(ctx, &store, &keys, max_age).await?;
+    let found = find::find_all(ctx, &store, &es.spec, max_age).await?;
+    let nothing = fetched.is_empty() && found.values().all(|f| f.is_empty());
     if let Some(missing) = keys.iter().find(|k| !fetched.contains_key(*k)) {
-        return not_found(ctx, es, missing, fetched.is_empty()).await;
+        let err = AgentError::NotFound {
+            field: field_of(es, missing),
+            what: format!("key {:?}", missing.key),
+        };
+        return not_found(ctx, es, err, nothing).await;
     }
-    let data = shape::build(&es.spec, &fetched)?;
-    let written = ctx.secrets.sync(es, &data).await?;
+    if nothing && let Some(i) = es.spec.data_from.iter().position(|d| d.find.is_some()) {
+        let err = AgentError::NotFound {
+            field: format!("spec.dataFrom[{i}].find"),
+            what: "any secret matching the find".into(),
+        };
+        return not_found(ctx, es, err, true).await;
+    }
+    let data = shape::build_all(&es.spec, &fetched, &found)?;
+    let rendered = templating::render(ctx, es, data).await?;
+    let tracked = restarts != restart::Targets::None;
+    let (written, changed) = ctx.secrets.sync_detailed(es, &rendered, tracked).await?;
+    let hmac = ctx.secrets.hmac(&rendered.data);
+    restart::after_sync(ctx, es, &restarts, &hmac, written, changed).await?;
     Ok(Outcome::Done(Ready::synced("secret synced"), Some(written)))
 }
 
@@ -156,10 +181,14 @@ async fn fetch_all(
         for key in keys {
             let (mount, path) = mount_and_path(&store.provider, &key.key);
             let version = kv_version(key, engine)?;
-            let read = ctx
-                .fetcher
-                .read(&session, &vault, &mount, &path, engine, version, max_age);
-            match read.await {
+            let read = if key.metadata {
+                find::read_metadata(&vault, &mount, &path).await
+            } else {
+                let f = &ctx.fetcher;
+                f.read(&session, &vault, &mount, &path, engine, version, max_age)
+                    .await
+            };
+            match read {
                 Ok(Some(secret)) => {
                     out.insert(key.clone(), secret.as_ref().clone());
                 }
@@ -182,6 +211,12 @@ async fn fetch_all(
 }
 
 fn kv_version(key: &RemoteKey, engine: KvVersion) -> Result<Option<u64>> {
+    if key.metadata && engine == KvVersion::V1 {
+        return Err(AgentError::BuildSecret {
+            field: format!("remoteRef {:?} metadataPolicy", key.key),
+            message: "metadataPolicy Fetch needs a KV v2 store".into(),
+        });
+    }
     match (&key.version, engine) {
         (Some(v), KvVersion::V2) => {
             shape::parse_version(v)
@@ -195,17 +230,14 @@ fn kv_version(key: &RemoteKey, engine: KvVersion) -> Result<Option<u64>> {
     }
 }
 
-/// Vault said "not found" for at least one key: act as the deletionPolicy says.
+/// Vault said "not found" for at least one key, or no find selected anything: act as the
+/// deletionPolicy says (`missing` is the error to report otherwise).
 async fn not_found(
     ctx: &Ctx,
     es: &ExternalSecret,
-    key: &RemoteKey,
+    missing: AgentError,
     all_missing: bool,
 ) -> Result<Outcome> {
-    let missing = || AgentError::NotFound {
-        field: field_of(es, key),
-        what: format!("key {:?}", key.key),
-    };
     match es.spec.target.deletion_policy {
         DeletionPolicy::Delete if all_missing => {
             ctx.secrets.delete(es).await?;
@@ -223,7 +255,7 @@ async fn not_found(
             );
             Ok(Outcome::Done(ready, None))
         }
-        _ => Err(missing()),
+        _ => Err(missing),
     }
 }
 

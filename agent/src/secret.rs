@@ -17,14 +17,20 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
 use crate::error::{AgentError, Result};
-use crate::hmac::data_hmac;
-use crate::shape::SecretData;
+use crate::hmac::{data_hmac, rendered_hmac};
+use crate::shape::{Rendered, SecretData};
 
 /// Annotation holding the keyed HMAC of the data Ferry wrote (never an unkeyed hash).
 pub const HMAC_ANNOTATION: &str = "ferry.dev/data-hmac";
 /// Annotation naming the ExternalSecret that manages the Secret (used to map Secret events to
 /// their ExternalSecret when there is no ownerReference: Orphan and Merge).
 pub const EXTERNAL_SECRET_ANNOTATION: &str = "ferry.dev/external-secret";
+/// Annotation recording, for ExternalSecrets that ask for rollout restarts, the data
+/// fingerprint (a keyed HMAC prefix) of the last write that changed the data: the restarts
+/// due for that content (see [`crate::restart`]).
+pub const RESTART_FOR_ANNOTATION: &str = "ferry.dev/restart-for";
+/// Hex characters of the data HMAC used as a restart fingerprint.
+pub const RESTART_HASH_LEN: usize = 16;
 
 /// What a sync did to the Secret.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,31 +89,71 @@ impl SecretWriter {
 
     /// Makes the target Secret hold `data`, as the ExternalSecret's creationPolicy says.
     pub async fn sync(&self, es: &ExternalSecret, data: &SecretData) -> Result<Written> {
+        let rendered = Rendered {
+            data: data.clone(),
+            ..Rendered::default()
+        };
+        self.sync_detailed(es, &rendered, false)
+            .await
+            .map(|(w, _)| w)
+    }
+
+    /// Makes the target Secret hold the rendered data, type, labels and annotations; also
+    /// tells whether the Secret's data (the keys this ExternalSecret writes) changed: true on
+    /// creation and on an update whose data differs, false when only metadata (labels,
+    /// annotations, type, owner) was written. With `restarts`, a write also keeps
+    /// [`RESTART_FOR_ANNOTATION`] up to date.
+    pub async fn sync_detailed(
+        &self,
+        es: &ExternalSecret,
+        rendered: &Rendered,
+        restarts: bool,
+    ) -> Result<(Written, bool)> {
         let policy = es.spec.target.creation_policy;
         if policy == CreationPolicy::None {
-            return Ok(Written::NotManaged);
+            return Ok((Written::NotManaged, false));
         }
         let (ns, name) = target(es);
-        let want = self.hmac(data);
+        let want = rendered_hmac(&self.hmac_key, rendered);
         if self.remembered_in_sync(&ns, &name, &want) {
-            return Ok(Written::Unchanged);
+            return Ok((Written::Unchanged, false));
         }
         let api = Api::<Secret>::namespaced(self.client.clone(), &ns);
         let current = get_secret(&api, &ns, &name).await?;
         check_takeover(es, current.as_ref(), &ns, &name)?;
+        let data = &rendered.data;
+        let data_want = self.hmac(data);
+        let data_have = current
+            .as_ref()
+            .map(|s| relevant_hmac(es, s, data, &self.hmac_key));
         if let Some(secret) = &current
-            && in_sync(es, secret, data, &want, &self.hmac_key)
+            && data_have.as_deref() == Some(data_want.as_str())
+            && in_sync(es, secret, rendered, &want)
         {
             self.remember(&ns, &name, secret.resource_version(), &want);
-            return Ok(Written::Unchanged);
+            return Ok((Written::Unchanged, false));
         }
-        let applied = self.apply(&api, es, current.as_ref(), data, &want).await?;
+        let changed = data_have.as_deref() != Some(data_want.as_str());
+        let restart_for = match (restarts, changed) {
+            (false, _) => None,
+            (true, true) => Some(restart_hash(&data_want).to_owned()),
+            (true, false) => current
+                .as_ref()
+                .and_then(|s| s.annotations().get(RESTART_FOR_ANNOTATION).cloned()),
+        };
+        let desired = Desired {
+            rendered,
+            hmac: &want,
+            restart_for: restart_for.as_deref(),
+        };
+        let applied = self.apply(&api, es, current.as_ref(), &desired).await?;
         self.remember(&ns, &name, applied.resource_version(), &want);
-        Ok(if current.is_some() {
+        let written = if current.is_some() {
             Written::Updated
         } else {
             Written::Created
-        })
+        };
+        Ok((written, changed))
     }
 
     async fn apply(
@@ -115,9 +161,9 @@ impl SecretWriter {
         api: &Api<Secret>,
         es: &ExternalSecret,
         current: Option<&Secret>,
-        data: &SecretData,
-        hmac: &str,
+        desired: &Desired<'_>,
     ) -> Result<Secret> {
+        let data = &desired.rendered.data;
         let (ns, name) = target(es);
         let err = |source: kube::Error| AgentError::ApplySecret {
             namespace: ns.clone(),
@@ -135,7 +181,7 @@ impl SecretWriter {
                 .map_err(err)?;
             self.count_write();
         }
-        let body = desired_secret(es, current, data, hmac);
+        let body = desired_secret(es, current, desired);
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let applied = api
             .patch(&name, &params, &Patch::Apply(&body))
@@ -194,6 +240,12 @@ impl SecretWriter {
         self.count_write();
         self.forget(&ns, &name);
         Ok(true)
+    }
+
+    /// An annotation of the Secret as the metadata cache last saw it.
+    pub fn cached_annotation(&self, ns: &str, name: &str, key: &str) -> Option<String> {
+        let meta = self.cache.get(&ObjectRef::new(name).within(ns))?;
+        meta.annotations().get(key).cloned()
     }
 
     fn remembered_in_sync(&self, ns: &str, name: &str, want: &str) -> bool {
@@ -299,14 +351,38 @@ fn check_takeover(
     }
 }
 
-/// Whether the Secret already holds exactly what we would write.
-fn in_sync(
-    es: &ExternalSecret,
-    secret: &Secret,
-    data: &SecretData,
-    want: &str,
-    key: &[u8],
-) -> bool {
+/// Whether the Secret already holds what we would write, its data aside (the caller compares
+/// the data's HMAC): our label and annotations, the template's type, labels and annotations,
+/// the owner and immutability.
+fn in_sync(es: &ExternalSecret, secret: &Secret, rendered: &Rendered, want: &str) -> bool {
+    let annotations = secret.annotations();
+    let labels = secret.labels();
+    let labelled = labels.get(MANAGED_LABEL).map(String::as_str) == Some("true");
+    let owner_ok = es.spec.target.creation_policy != CreationPolicy::Owner
+        || es
+            .uid()
+            .is_some_and(|uid| secret.owner_references().iter().any(|o| o.uid == uid));
+    let immutable_ok = !es.spec.target.immutable || secret.immutable == Some(true);
+    let type_ok = rendered
+        .secret_type
+        .as_ref()
+        .is_none_or(|t| secret.type_.as_ref() == Some(t));
+    let contains = |have: &BTreeMap<String, String>, want: &BTreeMap<String, String>| {
+        want.iter().all(|(k, v)| have.get(k) == Some(v))
+    };
+    annotations.get(HMAC_ANNOTATION).map(String::as_str) == Some(want)
+        && annotations.get(EXTERNAL_SECRET_ANNOTATION) == Some(&es.name_any())
+        && labelled
+        && owner_ok
+        && immutable_ok
+        && type_ok
+        && contains(labels, &rendered.labels)
+        && contains(annotations, &rendered.annotations)
+}
+
+/// The keyed HMAC of the Secret's data this ExternalSecret is responsible for: all of it, or
+/// with creationPolicy Merge only the keys it writes.
+fn relevant_hmac(es: &ExternalSecret, secret: &Secret, data: &SecretData, key: &[u8]) -> String {
     let actual = secret.data.clone().unwrap_or_default();
     let relevant: BTreeMap<_, _> = match es.spec.target.creation_policy {
         CreationPolicy::Merge => actual
@@ -315,20 +391,7 @@ fn in_sync(
             .collect(),
         _ => actual,
     };
-    let have = data_hmac(key, &SecretData::from_byte_strings(&relevant));
-    let annotations = secret.annotations();
-    let labelled = secret.labels().get(MANAGED_LABEL).map(String::as_str) == Some("true");
-    let owner_ok = es.spec.target.creation_policy != CreationPolicy::Owner
-        || es
-            .uid()
-            .is_some_and(|uid| secret.owner_references().iter().any(|o| o.uid == uid));
-    let immutable_ok = !es.spec.target.immutable || secret.immutable == Some(true);
-    have == want
-        && annotations.get(HMAC_ANNOTATION).map(String::as_str) == Some(want)
-        && annotations.get(EXTERNAL_SECRET_ANNOTATION) == Some(&es.name_any())
-        && labelled
-        && owner_ok
-        && immutable_ok
+    data_hmac(key, &SecretData::from_byte_strings(&relevant))
 }
 
 /// Data keys of a Secret we own outright that the desired data does not have.
@@ -351,19 +414,40 @@ fn extra_keys<'a>(
         .unwrap_or_default()
 }
 
-/// The server-side apply body for the Secret.
+/// The restart fingerprint of a data HMAC: its first [`RESTART_HASH_LEN`] hex characters.
+pub fn restart_hash(data_hmac: &str) -> &str {
+    data_hmac.get(..RESTART_HASH_LEN).unwrap_or(data_hmac)
+}
+
+/// What one write puts on the Secret besides its name and owner.
+struct Desired<'a> {
+    rendered: &'a Rendered,
+    hmac: &'a str,
+    restart_for: Option<&'a str>,
+}
+
+/// The server-side apply body for the Secret. The template's labels and annotations come
+/// first; ours win a clash.
 fn desired_secret(
     es: &ExternalSecret,
     current: Option<&Secret>,
-    data: &SecretData,
-    hmac: &str,
+    desired: &Desired<'_>,
 ) -> serde_json::Value {
+    let Desired {
+        rendered,
+        hmac,
+        restart_for,
+    } = *desired;
     let (_, name) = target(es);
-    let mut metadata = json!({
-        "name": name,
-        "labels": { MANAGED_LABEL: "true" },
-        "annotations": { HMAC_ANNOTATION: hmac, EXTERNAL_SECRET_ANNOTATION: es.name_any() },
-    });
+    let mut labels = rendered.labels.clone();
+    labels.insert(MANAGED_LABEL.to_owned(), "true".to_owned());
+    let mut annotations = rendered.annotations.clone();
+    annotations.insert(HMAC_ANNOTATION.to_owned(), hmac.to_owned());
+    annotations.insert(EXTERNAL_SECRET_ANNOTATION.to_owned(), es.name_any());
+    if let Some(value) = restart_for {
+        annotations.insert(RESTART_FOR_ANNOTATION.to_owned(), value.to_owned());
+    }
+    let mut metadata = json!({ "name": name, "labels": labels, "annotations": annotations });
     if es.spec.target.creation_policy == CreationPolicy::Owner
         && let Some(owner) = es.controller_owner_ref(&())
     {
@@ -373,10 +457,12 @@ fn desired_secret(
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": metadata,
-        "data": data.to_byte_strings(),
+        "data": rendered.data.to_byte_strings(),
     });
-    if current.is_none() {
-        body["type"] = json!("Opaque");
+    match &rendered.secret_type {
+        Some(kind) => body["type"] = json!(kind),
+        None if current.is_none() => body["type"] = json!("Opaque"),
+        None => {}
     }
     if es.spec.target.immutable {
         body["immutable"] = json!(true);

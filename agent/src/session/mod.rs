@@ -298,6 +298,20 @@ impl Sessions {
         self.len() == 0
     }
 
+    /// The shortest remaining lifetime among cached tokens that have a TTL (for metrics).
+    pub fn min_ttl(&self) -> Option<Duration> {
+        let slots: Vec<Arc<Slot>> = lock(&self.inner.slots).values().cloned().collect();
+        let now = Instant::now();
+        slots
+            .iter()
+            .filter_map(|slot| {
+                let current = slot.current.try_lock().ok()?;
+                let expires = *lock(&current.as_ref()?.expires_at);
+                expires.map(|at| at.saturating_duration_since(now))
+            })
+            .min()
+    }
+
     /// Number of successful logins so far (for metrics and tests).
     pub fn logins(&self) -> u64 {
         self.inner.logins.load(Ordering::Relaxed)
@@ -317,7 +331,9 @@ impl Inner {
         plan: &Plan,
         store: &StoreContext,
     ) -> Result<Arc<Session>> {
-        let logged = credentials::login(&this.kube, &this.pod_token_path, store, plan).await?;
+        let logged = credentials::login(&this.kube, &this.pod_token_path, store, plan).await;
+        crate::metrics::login(plan.method.name(), logged.is_ok());
+        let logged = logged?;
         this.logins.fetch_add(1, Ordering::Relaxed);
         let lease = logged.auth.lease_duration;
         let static_token = matches!(plan.method, Method::Token { .. });

@@ -54,7 +54,10 @@ impl Renewal {
             let Some(vault) = self.session.upgrade().map(|s| s.auth_vault.clone()) else {
                 return;
             };
-            match vault.renew_self(None).await {
+            let renewed = vault.renew_self(None).await;
+            let status = renewed.as_ref().map_or_else(|e| e.category(), |_| "ok");
+            crate::metrics::vault_request("token_renew", status);
+            match renewed {
                 Ok(auth) => {
                     let renewed = auth.lease_duration;
                     if !self.set_expiry(renewed) {

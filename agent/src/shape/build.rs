@@ -1,34 +1,67 @@
 //! [`build`]: the Secret data from fetched KV secrets. Precedence is ESO's: `dataFrom`
-//! entries in order, then `data[]` entries in order, later ones overriding earlier keys.
+//! entries (`extract` and `find`, each after its rewrites) in order, then `data[]` entries in
+//! order, later ones overriding earlier keys.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use ferry_api::external_secret::{ConversionStrategy, DecodingStrategy, ExternalSecretRewrite};
 use ferry_api::{ExternalSecretDataRemoteRef, ExternalSecretSpec};
 use ferry_vault::{KvData, KvSecret};
 use serde_json::{Map, Value};
 
+use super::rewrite::rewrite;
 use super::value::{self, Bytes, Found, Lookup};
 use super::{RemoteKey, SecretData, parse_version};
 use crate::error::{AgentError, Result};
 
-/// Builds the Secret data from the fetched KV secrets.
+/// What each `dataFrom[i].find` selected: by entry index, then by the secret's path relative
+/// to the KV mount.
+pub type FindResults = BTreeMap<usize, BTreeMap<String, Arc<KvSecret>>>;
+
+/// Builds the Secret data from the fetched KV secrets, for a spec without `find`.
 ///
 /// Every [`RemoteKey`] of the spec is expected in `fetched`; one that is absent means Vault
 /// said "not found" and gives [`AgentError::NotFound`] naming the `key` field. A missing
-/// property is also `NotFound`; bad versions, extractions and decodings are
+/// property is also `NotFound`; bad versions, extractions, rewrites and decodings are
 /// [`AgentError::BuildSecret`]. Features rejected by [`super::unsupported`] are ignored.
 pub fn build(
     spec: &ExternalSecretSpec,
     fetched: &BTreeMap<RemoteKey, KvSecret>,
 ) -> Result<SecretData> {
+    build_all(spec, fetched, &FindResults::new())
+}
+
+/// [`build`], with the secrets each `find` selected (an entry absent from `found` selected
+/// nothing).
+pub fn build_all(
+    spec: &ExternalSecretSpec,
+    fetched: &BTreeMap<RemoteKey, KvSecret>,
+    found: &FindResults,
+) -> Result<SecretData> {
     let mut out = SecretData::new();
     for (i, entry) in spec.data_from.iter().enumerate() {
-        let Some(extract) = &entry.extract else {
+        let at = format!("spec.dataFrom[{i}]");
+        let map = if let Some(extract) = &entry.extract {
+            let field = format!("{at}.extract");
+            let secret = fetch(fetched, extract, &field)?;
+            let raw = extract_raw(secret.data.expose(), extract, &field)?;
+            let strategies = (extract.conversion_strategy, extract.decoding_strategy);
+            finish(raw, &entry.rewrite, &at, &field, strategies)?
+        } else if let Some(find) = &entry.find {
+            let field = format!("{at}.find");
+            let raw = found
+                .get(&i)
+                .into_iter()
+                .flatten()
+                .map(|(path, secret)| (path.clone(), value::whole(secret.data.expose())))
+                .collect();
+            let strategies = (find.conversion_strategy, find.decoding_strategy);
+            finish(raw, &entry.rewrite, &at, &field, strategies)?
+        } else {
             continue;
         };
-        let field = format!("spec.dataFrom[{i}].extract");
-        let secret = fetch(fetched, extract, &field)?;
-        for (key, bytes) in extract_map(secret.data.expose(), extract, &field)? {
+        for (key, bytes) in map {
             out.insert_zeroizing(key, bytes);
         }
     }
@@ -41,7 +74,7 @@ pub fn build(
             None => value::whole(data),
             Some(property) => value::render_found(&find(data, remote, property, &field)?),
         };
-        let bytes = decode(remote, bytes, &field, None)?;
+        let bytes = decode(remote.decoding_strategy, bytes, &field, None)?;
         out.insert_zeroizing(entry.secret_key.clone(), bytes);
     }
     Ok(out)
@@ -97,12 +130,12 @@ fn find<'a>(
 
 /// Applies `decodingStrategy`; `key` names the Secret key for extracted values.
 fn decode(
-    remote: &ExternalSecretDataRemoteRef,
+    strategy: DecodingStrategy,
     bytes: Bytes,
     field: &str,
     key: Option<&str>,
 ) -> Result<Bytes> {
-    value::decode(remote.decoding_strategy, bytes).map_err(|problem| AgentError::BuildSecret {
+    value::decode(strategy, bytes).map_err(|problem| AgentError::BuildSecret {
         field: format!("{field}.decodingStrategy"),
         message: match key {
             Some(key) => format!("the value of key {key:?} is {problem}"),
@@ -111,8 +144,8 @@ fn decode(
     })
 }
 
-/// ESO's `GetSecretMap` + key conversion + key validation + decoding for one `extract`.
-fn extract_map(
+/// ESO's `GetSecretMap` for one `extract`: the raw key names and rendered values.
+fn extract_raw(
     data: &Map<String, Value>,
     extract: &ExternalSecretDataRemoteRef,
     field: &str,
@@ -141,26 +174,59 @@ fn extract_map(
             }
         }
     };
+    Ok(map
+        .iter()
+        .map(|(key, value)| (key.clone(), value::render_extracted(value)))
+        .collect())
+}
+
+/// ESO's steps after fetching an `extract` or a `find` (`at` is `spec.dataFrom[i]`, `field`
+/// its source): the rewrites, or without any the key conversion; then key validation (empty
+/// keys are dropped) and decoding.
+fn finish(
+    raw: BTreeMap<String, Bytes>,
+    rules: &[ExternalSecretRewrite],
+    at: &str,
+    field: &str,
+    (conversion, decoding): (ConversionStrategy, DecodingStrategy),
+) -> Result<BTreeMap<String, Bytes>> {
+    let (keyed, key_field) = if rules.is_empty() {
+        (convert(raw, conversion, field)?, field.to_owned())
+    } else {
+        (rewrite(rules, raw, at)?, format!("{at}.rewrite"))
+    };
     let mut out = BTreeMap::new();
-    for (raw_key, value) in map {
-        let key = value::convert_key(raw_key);
+    for (key, bytes) in keyed {
         if key.is_empty() {
-            // ESO drops empty keys.
             continue;
         }
         if let Some(problem) = value::secret_key_problem(&key) {
             return Err(AgentError::BuildSecret {
-                field: field.to_owned(),
-                message: format!("secret key {key:?} (from {raw_key:?}) {problem}"),
+                field: key_field,
+                message: format!("secret key {key:?} {problem}"),
             });
         }
+        let bytes = decode(decoding, bytes, field, Some(&key))?;
+        out.insert(key, bytes);
+    }
+    Ok(out)
+}
+
+/// The key conversion of `conversionStrategy`; two keys converting to one are an error.
+fn convert(
+    raw: BTreeMap<String, Bytes>,
+    strategy: ConversionStrategy,
+    field: &str,
+) -> Result<BTreeMap<String, Bytes>> {
+    let mut out = BTreeMap::new();
+    for (raw_key, bytes) in raw {
+        let key = value::convert_key(strategy, &raw_key);
         if out.contains_key(&key) {
             return Err(AgentError::BuildSecret {
                 field: format!("{field}.conversionStrategy"),
-                message: format!("several keys of the secret convert to the Secret key {key:?}"),
+                message: format!("several keys convert to the Secret key {key:?}"),
             });
         }
-        let bytes = decode(extract, value::render_extracted(value), field, Some(&key))?;
         out.insert(key, bytes);
     }
     Ok(out)

@@ -11,7 +11,10 @@
 
 mod build;
 mod data;
+mod find;
 mod json;
+mod rewrite;
+mod template;
 mod validate;
 mod value;
 
@@ -20,20 +23,26 @@ mod tests;
 
 use std::collections::BTreeSet;
 
+use ferry_api::external_secret::MetadataPolicy;
 use ferry_api::{ExternalSecretDataRemoteRef, ExternalSecretSpec};
 
-pub use build::build;
+pub use build::{FindResults, build, build_all};
 pub use data::SecretData;
+pub use find::FindFilter;
+pub use template::{Rendered, TemplateSources, render_template, template_sources};
 pub use validate::{unsupported, validate};
 
-/// One Vault read the ExternalSecret needs: a key (path as written in `remoteRef.key`) and an
-/// optional version.
+/// One Vault read the ExternalSecret needs: a key (path as written in `remoteRef.key`), an
+/// optional version, and whether its metadata rather than its data is read.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RemoteKey {
     /// The secret's path, as written in the spec.
     pub key: String,
     /// The version to read (KV v2), as written; `None` for the latest.
     pub version: Option<String>,
+    /// `metadataPolicy: Fetch`: read the KV v2 metadata (custom metadata plus
+    /// `created_time`, `current_version`, `delete_version_after`) instead of the data.
+    pub metadata: bool,
 }
 
 impl RemoteKey {
@@ -42,6 +51,7 @@ impl RemoteKey {
         RemoteKey {
             key: remote.key.clone(),
             version: remote.version.clone().filter(|v| !v.is_empty()),
+            metadata: remote.metadata_policy == MetadataPolicy::Fetch,
         }
     }
 }

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use ferry_api::external_secret::{ConversionStrategy, MetadataPolicy};
 use ferry_api::{CreationPolicy, DeletionPolicy, ExternalSecretDataRemoteRef, ExternalSecretSpec};
 
+use super::find::FindFilter;
+use super::rewrite::compile;
 use super::value::secret_key_problem;
 use crate::error::{AgentError, Result};
 
@@ -66,6 +67,17 @@ pub fn validate(spec: &ExternalSecretSpec) -> Result<()> {
         if let Some(extract) = &entry.extract {
             check_remote_ref(extract, &format!("{field}.extract"))?;
         }
+        if let Some(find) = &entry.find {
+            FindFilter::new(find, &format!("{field}.find"))?;
+        }
+        for (j, rule) in entry.rewrite.iter().enumerate() {
+            if let Some(regexp) = &rule.regexp {
+                compile(
+                    &regexp.source,
+                    &format!("{field}.rewrite[{j}].regexp.source"),
+                )?;
+            }
+        }
     }
     Ok(())
 }
@@ -102,9 +114,6 @@ fn invalid(field: &str, message: impl Into<String>) -> Result<()> {
 /// Rejects features that are valid ESO but not implemented by Ferry, as
 /// [`AgentError::Unsupported`] naming the first field (in document order) that uses one.
 pub fn unsupported(spec: &ExternalSecretSpec) -> Result<()> {
-    if spec.target.template.is_some() {
-        return unsupported_at("spec.target.template", "target.template");
-    }
     for (i, entry) in spec.data.iter().enumerate() {
         if let Some(source) = &entry.source_ref {
             if source.store_ref.is_some() {
@@ -115,23 +124,14 @@ pub fn unsupported(spec: &ExternalSecretSpec) -> Result<()> {
                 return unsupported_at(&field, "generators");
             }
         }
-        // conversionStrategy has no effect on data[] in ESO, so it is not checked here.
-        check_metadata_policy(&entry.remote_ref, &format!("spec.data[{i}].remoteRef"))?;
     }
     for (i, entry) in spec.data_from.iter().enumerate() {
         let field = format!("spec.dataFrom[{i}]");
-        if let Some(extract) = &entry.extract {
-            check_metadata_policy(extract, &format!("{field}.extract"))?;
-            if extract.conversion_strategy == ConversionStrategy::Unicode {
-                let at = format!("{field}.extract.conversionStrategy");
-                return unsupported_at(&at, "conversionStrategy Unicode");
+        for (j, rule) in entry.rewrite.iter().enumerate() {
+            if rule.merge.is_some() {
+                let at = format!("{field}.rewrite[{j}].merge");
+                return unsupported_at(&at, "dataFrom.rewrite.merge");
             }
-        }
-        if entry.find.is_some() {
-            return unsupported_at(&format!("{field}.find"), "dataFrom.find");
-        }
-        if !entry.rewrite.is_empty() {
-            return unsupported_at(&format!("{field}.rewrite"), "dataFrom.rewrite");
         }
         if let Some(source) = &entry.source_ref {
             if source.store_ref.is_some() {
@@ -141,13 +141,6 @@ pub fn unsupported(spec: &ExternalSecretSpec) -> Result<()> {
                 return unsupported_at(&format!("{field}.sourceRef.generatorRef"), "generators");
             }
         }
-    }
-    Ok(())
-}
-
-fn check_metadata_policy(remote: &ExternalSecretDataRemoteRef, field: &str) -> Result<()> {
-    if remote.metadata_policy == MetadataPolicy::Fetch {
-        return unsupported_at(&format!("{field}.metadataPolicy"), "metadataPolicy Fetch");
     }
     Ok(())
 }

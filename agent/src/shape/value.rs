@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use ferry_api::external_secret::DecodingStrategy;
+use ferry_api::external_secret::{ConversionStrategy, DecodingStrategy};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
@@ -167,18 +167,22 @@ fn base64_decode(engine: &GeneralPurpose, input: &[u8]) -> Option<Bytes> {
     Some(out)
 }
 
-/// ESO's `Default` key conversion: every character other than a letter, a digit, `-`, `.`
-/// or `_` becomes `_`.
-pub(crate) fn convert_key(key: &str) -> String {
-    key.chars()
-        .map(|c| {
-            if c.is_alphabetic() || c.is_numeric() || matches!(c, '-' | '.' | '_') {
-                c
-            } else {
-                '_'
+/// ESO's key conversion: every character other than a letter, a digit, `-`, `.` or `_`
+/// becomes `_` (`Default`) or `_UXXXX_`, its code point in at least four hex digits
+/// (`Unicode`).
+pub(crate) fn convert_key(strategy: ConversionStrategy, key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for c in key.chars() {
+        if c.is_alphabetic() || c.is_numeric() || matches!(c, '-' | '.' | '_') {
+            out.push(c);
+        } else {
+            match strategy {
+                ConversionStrategy::Default => out.push('_'),
+                ConversionStrategy::Unicode => out.push_str(&format!("_U{:04x}_", c as u32)),
             }
-        })
-        .collect()
+        }
+    }
+    out
 }
 
 /// Why `key` cannot be a Kubernetes Secret key, if it cannot.

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use vaultrs::api::kv2::requests::{ReadSecretRequest, SetSecretRequest, SetSecretRequestOptions};
+use vaultrs::api::kv2::requests::{
+    ReadSecretRequest, SetSecretMetadataRequest, SetSecretRequest, SetSecretRequestOptions,
+};
 use vaultrs::api::kv2::responses::{ReadSecretMetadataResponse, SecretMetadata};
 
 use crate::client::Vault;
@@ -86,6 +88,8 @@ pub struct KvMetadata {
     pub max_versions: u64,
     /// Whether writes must carry a check-and-set version.
     pub cas_required: bool,
+    /// How long a version lives before it is deleted (Vault duration, `0s` = forever).
+    pub delete_version_after: String,
 }
 
 impl KvMetadata {
@@ -115,6 +119,7 @@ impl TryFrom<ReadSecretMetadataResponse> for KvMetadata {
             updated_time: m.updated_time,
             max_versions: m.max_versions,
             cas_required: m.cas_required,
+            delete_version_after: m.delete_version_after,
         })
     }
 }
@@ -291,6 +296,33 @@ impl Vault {
             None => Ok(None),
             Some(m) => KvMetadata::try_from(m).map(Some).map_err(err),
         }
+    }
+
+    /// Replaces the custom metadata of a KV v2 secret (creating its metadata if needed);
+    /// other metadata settings are left as they are. Custom metadata is not secret.
+    pub async fn kv_set_custom_metadata(
+        &self,
+        mount: &str,
+        path: &str,
+        custom_metadata: &BTreeMap<String, String>,
+    ) -> Result<(), VaultError> {
+        let err = |cause| VaultError::KvMetadata {
+            mount: mount.to_owned(),
+            path: path.to_owned(),
+            cause,
+        };
+        let t = Target::new(mount, path, false).map_err(err)?;
+        let call = self.call().map_err(err)?;
+        let endpoint = SetSecretMetadataRequest {
+            mount: t.mount,
+            path: t.path,
+            custom_metadata: Some(custom_metadata.clone().into_iter().collect()),
+            ..SetSecretMetadataRequest::default()
+        };
+        vaultrs::api::exec_with_empty(&call, endpoint)
+            .await
+            .cause()
+            .map_err(err)
     }
 
     /// Lists the keys under a folder (`""` = the mount's root). Folder names

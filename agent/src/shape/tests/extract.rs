@@ -162,6 +162,7 @@ fn versions() {
     let key = RemoteKey {
         key: "app".into(),
         version: Some("v1".into()),
+        metadata: false,
     };
     assert_eq!(remote_keys(&s), vec![key.clone()]);
     let mut f = BTreeMap::new();

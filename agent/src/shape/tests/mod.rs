@@ -12,7 +12,9 @@ use super::RemoteKey;
 use crate::error::AgentError;
 
 mod extract;
+mod rewrite;
 mod spec;
+mod template;
 mod values;
 
 fn spec(yaml: &str) -> ExternalSecretSpec {
@@ -39,6 +41,7 @@ fn fetched(entries: &[(&str, Value)]) -> BTreeMap<RemoteKey, KvSecret> {
             let key = RemoteKey {
                 key: (*key).to_owned(),
                 version: None,
+                metadata: false,
             };
             (key, kv(data.clone()))
         })

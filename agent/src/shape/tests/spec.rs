@@ -47,16 +47,16 @@ fn unsupported_features_name_the_field() {
     let data = "data:\n- secretKey: a\n  remoteRef: {key: k}\n";
     let cases: &[(&str, String, Option<&str>)] = &[
         ("plain", data.to_owned(), None),
-        ("template", format!("target: {{template: {{type: Opaque}}}}\n{data}"), Some("spec.target.template")),
-        ("find", "dataFrom:\n- find: {path: p}\n".to_owned(), Some("spec.dataFrom[0].find")),
-        ("rewrite", "dataFrom:\n- extract: {key: k}\n  rewrite: [{regexp: {source: a, target: b}}]\n".to_owned(), Some("spec.dataFrom[0].rewrite")),
+        ("template", format!("target: {{template: {{type: Opaque}}}}\n{data}"), None),
+        ("find", "dataFrom:\n- find: {path: p}\n".to_owned(), None),
+        ("rewrite regexp", "dataFrom:\n- extract: {key: k}\n  rewrite: [{regexp: {source: a, target: b}}]\n".to_owned(), None),
+        ("rewrite merge", "dataFrom:\n- extract: {key: k}\n  rewrite: [{merge: {}}]\n".to_owned(), Some("spec.dataFrom[0].rewrite[0].merge")),
+        ("Unicode extract", "dataFrom:\n- extract: {key: k, conversionStrategy: Unicode}\n".to_owned(), None),
+        ("metadataPolicy Fetch", format!("{data}- secretKey: b\n  remoteRef: {{key: k, metadataPolicy: Fetch}}\n"), None),
         ("generator", "dataFrom:\n- sourceRef: {generatorRef: {kind: Password, name: p}}\n".to_owned(), Some("spec.dataFrom[0].sourceRef.generatorRef")),
         ("dataFrom storeRef", "dataFrom:\n- extract: {key: k}\n  sourceRef: {storeRef: {name: other}}\n".to_owned(), Some("spec.dataFrom[0].sourceRef.storeRef")),
         ("data storeRef", "data:\n- secretKey: a\n  remoteRef: {key: k}\n  sourceRef: {storeRef: {name: other}}\n".to_owned(), Some("spec.data[0].sourceRef.storeRef")),
-        ("Unicode extract", "dataFrom:\n- extract: {key: k, conversionStrategy: Unicode}\n".to_owned(), Some("spec.dataFrom[0].extract.conversionStrategy")),
         ("Unicode on data[] has no effect in ESO", "data:\n- secretKey: a\n  remoteRef: {key: k, conversionStrategy: Unicode}\n".to_owned(), None),
-        ("metadataPolicy Fetch", format!("{data}- secretKey: b\n  remoteRef: {{key: k, metadataPolicy: Fetch}}\n"), Some("spec.data[1].remoteRef.metadataPolicy")),
-        ("metadataPolicy Fetch on extract", "dataFrom:\n- extract: {key: k, metadataPolicy: Fetch}\n".to_owned(), Some("spec.dataFrom[0].extract.metadataPolicy")),
     ];
     for (name, yaml, want) in cases {
         match (unsupported(&spec(yaml)), want) {
