@@ -1,6 +1,7 @@
 //! Value checks: [`check_value`] runs an `env[].check` against a value held in a
 //! [`SecretString`], and [`looks_like_secret`] spots token-shaped strings that have
-//! no place in `bootstrap.yaml`.
+//! no place in `bootstrap.yaml`. [`TOKEN_PREFIXES`] is the one table of token prefixes,
+//! shared with `ferry verify`'s scan rules.
 //!
 //! A [`CheckFailure`] says which check failed and why, never what the value was.
 
@@ -112,14 +113,52 @@ fn check_format(format: TokenFormat, value: &str) -> Result<(), &'static str> {
     }
 }
 
-const GITHUB_PREFIXES: [&str; 5] = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"];
+/// Every prefix that announces a token format: the one table behind the whole-value checks
+/// here and the scan rules of `ferry verify` (which confirm each candidate by its structure).
+pub const TOKEN_PREFIXES: &[(&str, TokenFormat)] = &[
+    ("ghp_", TokenFormat::GithubToken),
+    ("gho_", TokenFormat::GithubToken),
+    ("ghu_", TokenFormat::GithubToken),
+    ("ghs_", TokenFormat::GithubToken),
+    ("ghr_", TokenFormat::GithubToken),
+    (GITHUB_PAT_PREFIX, TokenFormat::GithubToken),
+    ("glpat-", TokenFormat::GitlabToken),
+    ("xoxa-", TokenFormat::SlackToken),
+    ("xoxb-", TokenFormat::SlackToken),
+    ("xoxp-", TokenFormat::SlackToken),
+    ("xoxr-", TokenFormat::SlackToken),
+    ("AKIA", TokenFormat::AwsAccessKeyId),
+    ("ASIA", TokenFormat::AwsAccessKeyId),
+    ("hvs.", TokenFormat::VaultToken),
+    ("hvb.", TokenFormat::VaultToken),
+    ("hvr.", TokenFormat::VaultToken),
+    ("s.", TokenFormat::VaultToken),
+    ("b.", TokenFormat::VaultToken),
+    ("r.", TokenFormat::VaultToken),
+];
+
+/// The prefix of fine-grained GitHub personal access tokens.
+pub const GITHUB_PAT_PREFIX: &str = "github_pat_";
+
+/// The prefixes of `format` in [`TOKEN_PREFIXES`].
+fn prefixes(format: TokenFormat) -> impl Iterator<Item = &'static str> {
+    TOKEN_PREFIXES
+        .iter()
+        .filter(move |(_, f)| *f == format)
+        .map(|(p, _)| *p)
+}
+
+/// The classic GitHub prefixes (`ghp_` …), without `github_pat_`.
+fn github_classic_prefixes() -> impl Iterator<Item = &'static str> {
+    prefixes(TokenFormat::GithubToken).filter(|p| *p != GITHUB_PAT_PREFIX)
+}
 
 fn is_base62(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 fn github_token(value: &str) -> Result<(), &'static str> {
-    if let Some(rest) = value.strip_prefix("github_pat_") {
+    if let Some(rest) = value.strip_prefix(GITHUB_PAT_PREFIX) {
         let ok = rest.len() >= 70
             && rest.len() <= 255
             && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
@@ -129,7 +168,7 @@ fn github_token(value: &str) -> Result<(), &'static str> {
             Err("a `github_pat_` token has the wrong length or characters")
         };
     }
-    let Some(body) = GITHUB_PREFIXES.iter().find_map(|p| value.strip_prefix(p)) else {
+    let Some(body) = github_classic_prefixes().find_map(|p| value.strip_prefix(p)) else {
         return Err("it does not start with ghp_, gho_, ghu_, ghs_, ghr_ or github_pat_");
     };
     if body.len() != 36 || !is_base62(body) {
@@ -144,7 +183,7 @@ fn github_token(value: &str) -> Result<(), &'static str> {
 }
 
 fn gitlab_token(value: &str) -> Result<(), &'static str> {
-    let Some(rest) = value.strip_prefix("glpat-") else {
+    let Some(rest) = prefixes(TokenFormat::GitlabToken).find_map(|p| value.strip_prefix(p)) else {
         return Err("it does not start with glpat-");
     };
     let ok = rest.len() >= 20
@@ -159,8 +198,7 @@ fn gitlab_token(value: &str) -> Result<(), &'static str> {
 }
 
 fn slack_token(value: &str) -> Result<(), &'static str> {
-    let rest = ["xoxa-", "xoxb-", "xoxp-", "xoxr-"]
-        .iter()
+    let rest = prefixes(TokenFormat::SlackToken)
         .find_map(|p| value.strip_prefix(p))
         .ok_or("it does not start with xoxa-, xoxb-, xoxp- or xoxr-")?;
     let ok = rest.len() >= 10 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
@@ -172,9 +210,8 @@ fn slack_token(value: &str) -> Result<(), &'static str> {
 }
 
 fn aws_access_key_id(value: &str) -> Result<(), &'static str> {
-    let rest = value
-        .strip_prefix("AKIA")
-        .or_else(|| value.strip_prefix("ASIA"))
+    let rest = prefixes(TokenFormat::AwsAccessKeyId)
+        .find_map(|p| value.strip_prefix(p))
         .ok_or("it does not start with AKIA or ASIA")?;
     let ok = rest.len() == 16
         && rest
@@ -188,12 +225,9 @@ fn aws_access_key_id(value: &str) -> Result<(), &'static str> {
 }
 
 fn vault_token(value: &str) -> Result<(), &'static str> {
-    let (prefix, rest) = value
-        .split_once('.')
+    let rest = prefixes(TokenFormat::VaultToken)
+        .find_map(|p| value.strip_prefix(p))
         .ok_or("it does not start with hvs., hvb., hvr., s., b. or r.")?;
-    if !matches!(prefix, "hvs" | "hvb" | "hvr" | "s" | "b" | "r") {
-        return Err("it does not start with hvs., hvb., hvr., s., b. or r.");
-    }
     let ok = rest.len() >= 20
         && rest
             .bytes()
@@ -293,8 +327,7 @@ pub fn github_checksum(random_part: &[u8]) -> [u8; 6] {
 pub fn looks_like_secret(text: &str) -> Option<TokenFormat> {
     let text = text.trim();
     let shaped = |format: TokenFormat| check_format(format, text).is_ok();
-    let github_shaped = GITHUB_PREFIXES
-        .iter()
+    let github_shaped = github_classic_prefixes()
         .filter_map(|p| text.strip_prefix(p))
         .any(|body| body.len() == 36 && is_base62(body));
     if github_shaped || shaped(TokenFormat::GithubToken) {
@@ -309,7 +342,8 @@ pub fn looks_like_secret(text: &str) -> Option<TokenFormat> {
     if shaped(TokenFormat::AwsAccessKeyId) {
         return Some(TokenFormat::AwsAccessKeyId);
     }
-    if ["hvs.", "hvb.", "hvr."].iter().any(|p| text.starts_with(p))
+    // Only the `hv…` prefixes are distinctive; legacy `s.`/`b.`/`r.` are not.
+    if prefixes(TokenFormat::VaultToken).any(|p| p.starts_with("hv") && text.starts_with(p))
         && shaped(TokenFormat::VaultToken)
     {
         return Some(TokenFormat::VaultToken);

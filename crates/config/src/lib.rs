@@ -33,7 +33,10 @@ mod validate;
 mod tests;
 
 pub use apps::{AppConfig, AppExternalSecret, CreateSpec, DataItem};
-pub use check::{CheckFailure, check_value, github_checksum, looks_like_secret};
+pub use check::{
+    CheckFailure, GITHUB_PAT_PREFIX, TOKEN_PREFIXES, check_value, github_checksum,
+    looks_like_secret,
+};
 pub use env::{EnvCheck, EnvEntry, TokenFormat};
 pub use error::{ConfigError, Location, Problem};
 pub use fingerprint::fingerprint_of;

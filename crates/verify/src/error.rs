@@ -108,6 +108,14 @@ pub enum VerifyError {
         #[source]
         source: serde_json::Error,
     },
+    /// A working-tree exclude glob does not compile.
+    #[error("exclude glob {glob:?}: {message}")]
+    ParseExclude {
+        /// The glob as given.
+        glob: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A report format name was not recognised.
     #[error("unknown report format {0:?}; expected table, json or sarif")]
     ParseFormat(String),
@@ -117,6 +125,39 @@ pub enum VerifyError {
     /// The report could not be written.
     #[error("writing the report failed")]
     WriteReport(#[source] std::io::Error),
+    /// A KV secret holding known values could not be read from Vault.
+    #[error("reading known values from Vault at {mount}/{path} failed")]
+    ReadVault {
+        /// The KV mount.
+        mount: String,
+        /// The secret path inside the mount.
+        path: String,
+        /// What the Vault client reported (never a value).
+        #[source]
+        source: Box<ferry_vault::VaultError>,
+    },
+    /// A KV secret or key that should hold a known value does not exist.
+    #[error("known value {mount}/{path}#{key} does not exist in Vault")]
+    MissingKnownValue {
+        /// The KV mount.
+        mount: String,
+        /// The secret path inside the mount.
+        path: String,
+        /// The key inside the secret.
+        key: String,
+    },
+    /// Listing or reading Kubernetes objects failed.
+    #[error("reading {what} from the Kubernetes API failed")]
+    Kube {
+        /// What was being read, e.g. `Secrets in namespace apps`.
+        what: String,
+        /// What kube reported.
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// Looking up the root token's accessor failed in a way that says nothing about revocation.
+    #[error("looking up the root token accessor in Vault failed")]
+    LookupAccessor(#[source] Box<ferry_vault::VaultError>),
 }
 
 impl VerifyError {
@@ -133,10 +174,15 @@ impl VerifyError {
             | Self::MissingObject { .. }
             | Self::DecodeObject { .. } => "git",
             Self::ReadDir { .. } | Self::ReadFile { .. } => "io",
-            Self::ParseAllowlist { .. } | Self::ParseBaseline { .. } | Self::ParseFormat(_) => {
-                "config"
-            }
+            Self::ParseAllowlist { .. }
+            | Self::ParseBaseline { .. }
+            | Self::ParseExclude { .. }
+            | Self::ParseFormat(_) => "config",
             Self::SerializeReport(_) | Self::WriteReport(_) => "report",
+            Self::ReadVault { .. } | Self::MissingKnownValue { .. } | Self::LookupAccessor(_) => {
+                "vault"
+            }
+            Self::Kube { .. } => "cluster",
         }
     }
 }

@@ -17,13 +17,29 @@ use crate::{Finding, Location, Scanner, VerifyError, sort_findings, worktree};
 /// Pack delta-base cache for commit and tree reads during attribution, in bytes.
 const PACK_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Working-tree paths skipped by default: build output and dependency caches, which hold no
+/// committed content and can be large. History is always scanned whole.
+pub const DEFAULT_EXCLUDES: &[&str] = &[
+    "**/target",
+    "**/node_modules",
+    "**/.venv",
+    "**/venv",
+    "**/__pycache__",
+    "**/.tox",
+];
+
 /// What to scan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitScanOptions {
-    /// Scan every file of the working tree (all but `.git/`), if the repository has one.
+    /// Scan every file of the working tree (all but `.git/` and [`Self::exclude`]), if the
+    /// repository has one.
     pub worktree: bool,
     /// Scan every blob of the object store.
     pub history: bool,
+    /// Globs over working-tree paths relative to the root (`/`-separated; `*` stays within a
+    /// directory, `**` crosses them). A matching directory is skipped with everything under it.
+    /// Default: [`DEFAULT_EXCLUDES`].
+    pub exclude: Vec<String>,
 }
 
 impl Default for GitScanOptions {
@@ -31,6 +47,7 @@ impl Default for GitScanOptions {
         Self {
             worktree: true,
             history: true,
+            exclude: DEFAULT_EXCLUDES.iter().map(|g| (*g).to_owned()).collect(),
         }
     }
 }
@@ -74,7 +91,8 @@ pub fn scan_git(
     if options.worktree
         && let Some(root) = repo.workdir()
     {
-        worktree::scan_into(root, scanner, &mut scan)?;
+        let exclude = worktree::exclude_set(&options.exclude)?;
+        worktree::scan_into(root, scanner, &exclude, &mut scan)?;
     }
     if options.history {
         history_into(&repo, scanner, &mut scan)?;

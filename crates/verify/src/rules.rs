@@ -1,4 +1,4 @@
-//! The stable rule ids of the Git and scanning half of `ferry verify`, with a one-line
+//! The stable rule ids of `ferry verify` (Git, cluster and environment), with a one-line
 //! description of each for reports (SARIF `tool.driver.rules`). Rule ids are part of the
 //! interface: allowlists and baselines refer to them, so they never change meaning.
 
@@ -18,10 +18,20 @@ pub const GITLAB_TOKEN: &str = "gitlab-token";
 pub const SLACK_TOKEN: &str = "slack-token";
 /// An AWS access key id (`AKIA`/`ASIA` + 16 base32 characters).
 pub const AWS_ACCESS_KEY_ID: &str = "aws-access-key-id";
-/// A Vault or OpenBao token (`hvs.`, `hvb.`, or a high-entropy legacy `s.` service token).
+/// A Vault or OpenBao token (`hvs.`, `hvb.`, `hvr.`, or a high-entropy legacy `s.` service token).
 pub const VAULT_TOKEN: &str = "vault-token";
 /// A PEM private-key block, encrypted or not.
 pub const PRIVATE_KEY: &str = "private-key";
+/// A Secret that should be Vault-backed is not owned by an ExternalSecret.
+pub const SECRET_NOT_VAULT_BACKED: &str = "secret-not-vault-backed";
+/// An ExternalSecret whose Ready condition is not `True`.
+pub const EXTERNAL_SECRET_NOT_READY: &str = "external-secret-not-ready";
+/// The init bundle (Secret or file) holds something other than age ciphertext.
+pub const INIT_MATERIAL_PLAINTEXT: &str = "init-material-plaintext";
+/// The root token recorded by bootstrap is still valid in Vault.
+pub const ROOT_TOKEN_NOT_REVOKED: &str = "root-token-not-revoked";
+/// An environment variable that bootstrap reads is still set.
+pub const BOOTSTRAP_ENV_SET: &str = "bootstrap-env-set";
 
 /// A rule's id and a short description, for report writers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,11 +80,34 @@ pub const RULES: &[RuleInfo] = &[
     },
     RuleInfo {
         id: VAULT_TOKEN,
-        description: "A Vault or OpenBao token (hvs./hvb., or a high-entropy s. service token).",
+        description: "A Vault or OpenBao token (hvs./hvb./hvr., or a high-entropy s. service \
+                      token).",
     },
     RuleInfo {
         id: PRIVATE_KEY,
         description: "A PEM private-key block (passphrase-encrypted keys included).",
+    },
+    RuleInfo {
+        id: SECRET_NOT_VAULT_BACKED,
+        description: "A Secret that should be Vault-backed (in a namespace with ExternalSecrets, \
+                      or Flux's Git credentials) is not owned by an ExternalSecret.",
+    },
+    RuleInfo {
+        id: EXTERNAL_SECRET_NOT_READY,
+        description: "An ExternalSecret is not Ready, so its Secret may be stale or missing.",
+    },
+    RuleInfo {
+        id: INIT_MATERIAL_PLAINTEXT,
+        description: "The init bundle (unseal keys, root token) is stored as something other \
+                      than age ciphertext.",
+    },
+    RuleInfo {
+        id: ROOT_TOKEN_NOT_REVOKED,
+        description: "The root token created at initialisation is still valid; revoke it.",
+    },
+    RuleInfo {
+        id: BOOTSTRAP_ENV_SET,
+        description: "An environment variable that bootstrap reads a secret from is still set.",
     },
 ];
 

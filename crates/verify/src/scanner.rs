@@ -14,7 +14,7 @@
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
 
 use crate::known::{Encoding, KnownValue, derive_patterns};
-use crate::tokens::{self, TRIGGERS, Trigger};
+use crate::tokens::{self, Trigger};
 use crate::{VerifyError, manifest, rules};
 
 /// Up to this many bytes of known-value patterns, the automaton is a DFA.
@@ -57,6 +57,8 @@ pub struct Scanner {
     filter: Vec<u64>,
     /// Token and manifest triggers.
     triggers: AhoCorasick,
+    /// What each trigger pattern announces, by pattern index.
+    trigger_kinds: Vec<Trigger>,
     labels: Vec<Option<String>>,
 }
 
@@ -107,16 +109,19 @@ impl Scanner {
         };
         let kinds = patterns.iter().map(|p| (p.index, p.encoding)).collect();
         drop(patterns);
+        let trigger_table = tokens::triggers();
         let triggers = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
-            .build(TRIGGERS.iter().map(|(t, _)| t.as_bytes()))
+            .build(trigger_table.iter().map(|(t, _)| t.as_bytes()))
             .map_err(VerifyError::BuildMatcher)?;
+        let trigger_kinds = trigger_table.into_iter().map(|(_, k)| k).collect();
         let labels = values.into_iter().map(|v| v.label).collect();
         Ok(Self {
             known,
             kinds,
             filter,
             triggers,
+            trigger_kinds,
             labels,
         })
     }
@@ -190,7 +195,7 @@ impl Scanner {
     fn scan_triggers(&self, hay: &[u8], out: &mut Vec<RawHit>) -> bool {
         let mut secret_kind = false;
         for m in self.triggers.find_iter(hay) {
-            match TRIGGERS[m.pattern().as_usize()].1 {
+            match self.trigger_kinds[m.pattern().as_usize()] {
                 Trigger::SecretKind => secret_kind = true,
                 trigger => {
                     if let Some(t) = tokens::check(trigger, hay, m.start(), m.end()) {

@@ -10,6 +10,8 @@
 //! the zero-secrets rule is that no key material lives in Git. Allowlist them with a reason when
 //! that is deliberate.
 
+use ferry_config::TokenFormat;
+
 use crate::rules;
 
 /// What a trigger pattern announces.
@@ -26,24 +28,8 @@ pub(crate) enum Trigger {
     SecretKind,
 }
 
-/// Every trigger string with what it announces.
-pub(crate) const TRIGGERS: &[(&str, Trigger)] = &[
-    ("ghp_", Trigger::GithubClassic),
-    ("gho_", Trigger::GithubClassic),
-    ("ghu_", Trigger::GithubClassic),
-    ("ghs_", Trigger::GithubClassic),
-    ("ghr_", Trigger::GithubClassic),
-    ("github_pat_", Trigger::GithubFineGrained),
-    ("glpat-", Trigger::Gitlab),
-    ("xoxa-", Trigger::Slack),
-    ("xoxb-", Trigger::Slack),
-    ("xoxp-", Trigger::Slack),
-    ("xoxr-", Trigger::Slack),
-    ("AKIA", Trigger::Aws),
-    ("ASIA", Trigger::Aws),
-    ("hvs.", Trigger::VaultPrefixed),
-    ("hvb.", Trigger::VaultPrefixed),
-    ("s.", Trigger::BaoLegacy),
+/// Triggers other than token prefixes: PEM headers and the `kind: Secret` forms.
+const OTHER_TRIGGERS: &[(&str, Trigger)] = &[
     ("-----BEGIN ", Trigger::Pem),
     ("kind: Secret", Trigger::SecretKind),
     ("kind: \"Secret\"", Trigger::SecretKind),
@@ -51,6 +37,34 @@ pub(crate) const TRIGGERS: &[(&str, Trigger)] = &[
     ("\"kind\": \"Secret\"", Trigger::SecretKind),
     ("\"kind\":\"Secret\"", Trigger::SecretKind),
 ];
+
+/// Every trigger string with what it announces: the token prefixes of
+/// [`ferry_config::TOKEN_PREFIXES`] (but the one-letter legacy `b.` and `r.`, too common to
+/// trigger on), then [`OTHER_TRIGGERS`].
+pub(crate) fn triggers() -> Vec<(&'static str, Trigger)> {
+    let mut out: Vec<(&'static str, Trigger)> = ferry_config::TOKEN_PREFIXES
+        .iter()
+        .filter_map(|&(prefix, format)| Some((prefix, token_trigger(prefix, format)?)))
+        .collect();
+    out.extend_from_slice(OTHER_TRIGGERS);
+    out
+}
+
+/// The scan rule for a token prefix of the shared table.
+fn token_trigger(prefix: &str, format: TokenFormat) -> Option<Trigger> {
+    Some(match format {
+        TokenFormat::GithubToken if prefix == ferry_config::GITHUB_PAT_PREFIX => {
+            Trigger::GithubFineGrained
+        }
+        TokenFormat::GithubToken => Trigger::GithubClassic,
+        TokenFormat::GitlabToken => Trigger::Gitlab,
+        TokenFormat::SlackToken => Trigger::Slack,
+        TokenFormat::AwsAccessKeyId => Trigger::Aws,
+        TokenFormat::VaultToken if prefix == "s." => Trigger::BaoLegacy,
+        TokenFormat::VaultToken if prefix.starts_with("hv") => Trigger::VaultPrefixed,
+        TokenFormat::VaultToken | TokenFormat::SshPrivateKey | TokenFormat::Pem => return None,
+    })
+}
 
 /// A token found at a trigger: its rule and a message without the value.
 pub(crate) struct TokenHit {
@@ -104,7 +118,7 @@ pub(crate) fn check(trigger: Trigger, hay: &[u8], start: usize, after: usize) ->
             });
             (starts_word(hay, start) && body.len() >= 24 && random_enough(body, 12))
                 .then_some(())?;
-            hit(rules::VAULT_TOKEN, "Vault/OpenBao token (hvs./hvb.)")
+            hit(rules::VAULT_TOKEN, "Vault/OpenBao token (hvs./hvb./hvr.)")
         }
         Trigger::BaoLegacy => {
             bao_legacy(hay, start, after).then_some(())?;
@@ -282,9 +296,9 @@ mod tests {
 
     fn first(hay: &str) -> Option<&'static str> {
         let hay = hay.as_bytes();
-        for (pat, trig) in TRIGGERS {
+        for (pat, trig) in triggers() {
             if let Some(i) = memchr::memmem::find(hay, pat.as_bytes())
-                && let Some(h) = check(*trig, hay, i, i + pat.len())
+                && let Some(h) = check(trig, hay, i, i + pat.len())
             {
                 return Some(h.rule);
             }

@@ -1,28 +1,57 @@
 //! The working tree: every regular file under the root, whatever `.gitignore` says (an ignored
 //! `.env` is exactly what this check is for), except anything inside a `.git` directory (or a
-//! submodule's `.git` file). Symbolic links are not followed: their content is a path.
+//! submodule's `.git` file) and paths matching the exclude globs (build output such as
+//! `target/` and `node_modules/` by default, see [`crate::DEFAULT_EXCLUDES`]). Symbolic links are
+//! not followed: their content is a path.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use zeroize::Zeroizing;
 
 use crate::git::GitScan;
 use crate::{Finding, Location, Scanner, VerifyError};
 
-/// Scans every file under `root` and returns the findings with [`Location::File`] locations,
-/// paths relative to `root`.
+/// Scans every file under `root` but the [`crate::DEFAULT_EXCLUDES`] and returns the findings
+/// with [`Location::File`] locations, paths relative to `root`.
 pub fn scan_worktree(root: &Path, scanner: &Scanner) -> Result<GitScan, VerifyError> {
     let mut scan = GitScan::default();
-    scan_into(root, scanner, &mut scan)?;
+    let defaults: Vec<String> = crate::DEFAULT_EXCLUDES
+        .iter()
+        .map(|g| (*g).to_owned())
+        .collect();
+    scan_into(root, scanner, &exclude_set(&defaults)?, &mut scan)?;
     crate::sort_findings(&mut scan.findings);
     Ok(scan)
 }
 
-/// Adds the working tree's findings and counters to `scan`.
+/// Compiles exclude globs; a bad glob is a [`VerifyError::ParseExclude`] naming it.
+pub(crate) fn exclude_set(globs: &[String]) -> Result<GlobSet, VerifyError> {
+    let mut set = GlobSetBuilder::new();
+    for glob in globs {
+        let bad = |e: globset::Error| VerifyError::ParseExclude {
+            glob: glob.clone(),
+            message: e.kind().to_string(),
+        };
+        set.add(
+            GlobBuilder::new(glob.trim_end_matches('/'))
+                .literal_separator(true)
+                .build()
+                .map_err(bad)?,
+        );
+    }
+    set.build().map_err(|e| VerifyError::ParseExclude {
+        glob: globs.join(", "),
+        message: e.kind().to_string(),
+    })
+}
+
+/// Adds the working tree's findings and counters to `scan`, skipping paths in `exclude`.
 pub(crate) fn scan_into(
     root: &Path,
     scanner: &Scanner,
+    exclude: &GlobSet,
     scan: &mut GitScan,
 ) -> Result<(), VerifyError> {
     let mut buf = Zeroizing::new(Vec::new());
@@ -46,12 +75,15 @@ pub(crate) fn scan_into(
             if name == ".git" {
                 continue;
             }
-            let path = entry.path();
+            let path: PathBuf = entry.path();
             let rel_path = if rel.is_empty() {
                 name.to_string_lossy().into_owned()
             } else {
                 format!("{rel}/{}", name.to_string_lossy())
             };
+            if exclude.is_match(&rel_path) {
+                continue;
+            }
             let kind = entry.file_type().map_err(|source| VerifyError::ReadFile {
                 path: path.clone(),
                 source,
