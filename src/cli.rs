@@ -114,12 +114,6 @@ fn report(name: &str, result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-/// A subcommand that exists in the CLI but whose implementation has not landed yet.
-pub fn not_built(name: &str) -> ExitCode {
-    eprintln!("ferry {name}: not built yet in this version; nothing was done");
-    ExitCode::from(EXIT_ERROR)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

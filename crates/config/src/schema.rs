@@ -164,6 +164,11 @@ pub struct KubernetesAuthConfig {
     /// A PEM file with the API server's CA. Default: the kubeconfig's CA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// For a Vault outside the cluster: a ServiceAccount (in `agent.namespace`) that
+    /// bootstrap creates, binds to `system:auth-delegator` and whose token Vault uses for
+    /// TokenReview, e.g. `ferry-vault-reviewer`. Omit it when Vault runs in the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewer_service_account: Option<String>,
 }
 
 impl Default for KubernetesAuthConfig {
@@ -172,6 +177,7 @@ impl Default for KubernetesAuthConfig {
             mount: default_kubernetes_mount(),
             host: None,
             ca_file: None,
+            reviewer_service_account: None,
         }
     }
 }
@@ -202,6 +208,11 @@ pub struct AgentConfig {
     /// The Vault policy attached to that role.
     #[serde(default = "default_agent_name")]
     pub policy: String,
+    /// The store's `spec.controller`, for running beside another controller (ESO or a
+    /// second agent) that must leave Ferry's store alone. Default: unset (the default
+    /// controller class).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller_class: Option<String>,
 }
 
 impl Default for AgentConfig {
@@ -213,6 +224,7 @@ impl Default for AgentConfig {
             store_kind: StoreKind::default(),
             role: default_agent_name(),
             policy: default_agent_name(),
+            controller_class: None,
         }
     }
 }

@@ -68,6 +68,12 @@ impl BootstrapConfig {
         {
             c.fail("kubernetesAuth.caFile", "must not be empty");
         }
+        if let Some(sa) = &self.kubernetes_auth.reviewer_service_account {
+            c.rule(
+                "kubernetesAuth.reviewerServiceAccount",
+                rules::dns_subdomain(sa),
+            );
+        }
         self.check_env(&mut c);
         self.check_flux(&mut c);
         self.check_agent(&mut c);
@@ -244,6 +250,9 @@ impl BootstrapConfig {
         c.rule("agent.storeName", rules::dns_subdomain(&agent.store_name));
         c.rule("agent.role", rules::vault_name(&agent.role));
         c.rule("agent.policy", rules::vault_name(&agent.policy));
+        if let Some(class) = &agent.controller_class {
+            c.rule("agent.controllerClass", rules::dns_subdomain(class));
+        }
     }
 
     fn check_apps(&self, c: &mut Checker) {

@@ -9,6 +9,7 @@
 //! `FERRY_TEST_VAULT_ADDR` with `FERRY_TEST_VAULT_TOKEN` (and optionally
 //! `FERRY_TEST_VAULT_KV_MOUNT`, default `secret`, a KV v2 mount).
 
+pub mod git;
 pub mod kube;
 pub mod openbao;
 pub mod process;

@@ -1,0 +1,119 @@
+//! Phase 5, verify and clean up: the zero-secrets cluster check (`ferry_verify`), then the
+//! bootstrap token and the root token (when bootstrap holds one) revoked, and the
+//! `unset …` line for the operator's shell.
+//!
+//! The verify step runs before the revocations because it reads the known values from
+//! Vault with the admin token. The revocations also run, best effort, when a run fails
+//! ([`revoke_all`]).
+
+use ferry_verify::{ClusterScope, Scanner, check_cluster, known_entries, read_known_values};
+
+use crate::context::PhaseContext;
+use crate::error::BootstrapError;
+use crate::session::{Admin, AdminSource};
+use crate::steps;
+
+/// The tokens of a run.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    /// The admin token (root or the operator's).
+    pub admin: Admin,
+    /// The bootstrap token, once created.
+    pub bootstrap: Option<Admin>,
+}
+
+/// Runs phase 5: verify, then revoke.
+pub async fn run(ctx: &PhaseContext, tokens: &Tokens) -> Result<(), BootstrapError> {
+    steps::run(
+        &ctx.progress,
+        "verify: no known value outside Vault",
+        || verify(ctx),
+    )
+    .await?;
+    if let Some(bootstrap) = &tokens.bootstrap {
+        steps::run(&ctx.progress, "revoke the bootstrap token", || async {
+            revoke_bootstrap(bootstrap).await
+        })
+        .await?;
+    }
+    let step = ctx.progress.step("revoke the root token");
+    match tokens.admin.source {
+        AdminSource::Operator => step.skipped("VAULT_TOKEN is the operator's; not revoked"),
+        AdminSource::Root => match revoke_root(&tokens.admin).await {
+            Ok(()) => step.done(),
+            Err(e) => {
+                step.failed(&e);
+                return Err(e);
+            }
+        },
+    }
+    Ok(())
+}
+
+async fn verify(ctx: &PhaseContext) -> Result<(), BootstrapError> {
+    let err = |e: ferry_verify::VerifyError| BootstrapError::Verify(e.to_string());
+    let config = &ctx.config;
+    let known = read_known_values(
+        &ctx.admin,
+        &config.kv.mount,
+        ferry_verify::kv_version(config.kv.version),
+        &known_entries(config),
+    )
+    .await
+    .map_err(err)?;
+    let scanner = Scanner::with_labels(known.values).map_err(err)?;
+    let scope = ClusterScope {
+        namespaces: ctx.verify_namespaces.clone(),
+        ..ClusterScope::from_config(config)
+    };
+    let mut findings = check_cluster(&ctx.kube, &scanner, &scope)
+        .await
+        .map_err(err)?;
+    if let Some(file) = &config.init.bundle.file {
+        findings.extend(ferry_verify::check_init_bundle_file(file).map_err(err)?);
+    }
+    if findings.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = findings.iter().map(ToString::to_string).collect();
+    Err(BootstrapError::Verify(format!(
+        "{} finding(s):\n  {}",
+        findings.len(),
+        list.join("\n  ")
+    )))
+}
+
+async fn revoke_bootstrap(bootstrap: &Admin) -> Result<(), BootstrapError> {
+    match bootstrap.vault.revoke_self().await {
+        Ok(()) => Ok(()),
+        // Already revoked or expired.
+        Err(e) if e.is_forbidden() => Ok(()),
+        Err(e) => Err(BootstrapError::vault("revoking the bootstrap token")(e)),
+    }
+}
+
+async fn revoke_root(admin: &Admin) -> Result<(), BootstrapError> {
+    match admin.vault.revoke_self().await {
+        Ok(()) => {}
+        Err(e) if e.is_forbidden() => {}
+        Err(e) => return Err(BootstrapError::vault("revoking the root token")(e)),
+    }
+    // The token must now be unknown to Vault.
+    match admin.vault.lookup_self().await {
+        Ok(_) => Err(BootstrapError::Verify(
+            "the root token is still valid after revocation".into(),
+        )),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Best-effort revocation after a failed run: the bootstrap token, and the root token when
+/// bootstrap holds one (a re-run mints a new one with `--identity`).
+pub async fn revoke_all(tokens: &Tokens) {
+    if let Some(bootstrap) = &tokens.bootstrap {
+        let _ = revoke_bootstrap(bootstrap).await;
+    }
+    if tokens.admin.source == AdminSource::Root {
+        let _ = revoke_root(&tokens.admin).await;
+    }
+}

@@ -1,0 +1,120 @@
+//! Unit tests of the pure parts: the plan's decisions, the environment check and the
+//! init bundle's seal/open round trip.
+
+use ferry_config::BootstrapConfig;
+
+use crate::bundle::{BundleSource, InitBundle};
+use crate::env::{EnvValues, unset_line};
+use crate::error::BootstrapError;
+use crate::plan::{fingerprints, plan};
+use crate::state::State;
+
+fn config(recipient: &str) -> BootstrapConfig {
+    let yaml = format!(
+        r#"vault: {{address: "http://127.0.0.1:8200"}}
+init:
+  recipients: ["{recipient}"]
+  bundle: {{file: ./vault-init.age}}
+env:
+  - {{name: GITHUB_TOKEN, path: flux/git, key: password, check: {{nonEmpty: true}}}}
+  - {{name: DB_PASSWORD, path: app/db, key: password}}
+flux:
+  auth: {{https: {{passwordEnv: GITHUB_TOKEN}}}}
+"#
+    );
+    ferry_config::parse(&yaml, "test.yaml").unwrap()
+}
+
+fn identity() -> age::x25519::Identity {
+    age::x25519::Identity::generate()
+}
+
+#[test]
+fn a_fresh_cluster_runs_every_phase() {
+    let cfg = config(&identity().to_public().to_string());
+    let p = plan(&cfg, &State::default(), 1, Some(true));
+    assert!(p.phases.iter().all(|ph| ph.run));
+    assert!(p.render().contains("not done yet"));
+    let p = plan(&cfg, &State::default(), 1, Some(false));
+    assert!(
+        p.phases
+            .iter()
+            .all(|ph| ph.reason == "Vault is uninitialised")
+    );
+}
+
+#[test]
+fn fingerprints_chain_and_ignore_unrelated_sections() {
+    let cfg = config(&identity().to_public().to_string());
+    let before = fingerprints(&cfg);
+    let mut changed = cfg.clone();
+    changed.env[1].path = "app/database".into();
+    let after = fingerprints(&changed);
+    assert_eq!(before[0], after[0], "phase 1 does not read env");
+    for i in 1..5 {
+        assert_ne!(before[i], after[i], "phase {} follows", i + 1);
+    }
+}
+
+#[test]
+fn env_check_reports_every_problem_by_name_only() {
+    let cfg = config(&identity().to_public().to_string());
+    let values = EnvValues::read(&cfg, |name| (name == "GITHUB_TOKEN").then(String::new));
+    let err = values.check(&cfg).unwrap_err();
+    match &err {
+        BootstrapError::CheckEnv { missing, failed } => {
+            assert_eq!(missing, &["DB_PASSWORD"]);
+            assert_eq!(failed.len(), 1);
+            assert!(failed[0].starts_with("GITHUB_TOKEN: "));
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert_eq!(err.exit_code(), 2);
+    let values = EnvValues::read(&cfg, |name| Some(format!("value-of-{name}")));
+    values.check(&cfg).unwrap();
+    assert!(!format!("{values:?}").contains("value-of"));
+    assert_eq!(
+        unset_line(&cfg).as_deref(),
+        Some("unset GITHUB_TOKEN DB_PASSWORD")
+    );
+}
+
+#[test]
+fn the_bundle_opens_only_with_a_recipient_identity() {
+    let id = identity();
+    let cfg = config(&id.to_public().to_string());
+    let bundle = InitBundle {
+        version: 1,
+        vault_address: "http://127.0.0.1:8200".into(),
+        keys: vec!["k1-secret-share".into(), "k2-secret-share".into()],
+        threshold: 2,
+        root_token: "s.rootTokenValue".into(),
+    };
+    let sealed = crate::bundle::seal(&cfg, &bundle).unwrap();
+    let text = String::from_utf8(sealed.clone()).unwrap();
+    assert!(text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
+    assert!(!text.contains("secret-share") && !text.contains("rootTokenValue"));
+    assert!(!format!("{bundle:?}").contains("secret-share"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key.txt");
+    std::fs::write(
+        &key,
+        age::secrecy::ExposeSecret::expose_secret(&id.to_string()),
+    )
+    .unwrap();
+    let source = BundleSource::File(dir.path().join("vault-init.age"));
+    crate::bundle::write_file(&dir.path().join("vault-init.age"), &sealed).unwrap();
+    let opened = crate::bundle::open(&sealed, &key, &source).unwrap();
+    assert_eq!(opened.keys, bundle.keys);
+    assert_eq!(opened.root_token, bundle.root_token);
+
+    let other = dir.path().join("other.txt");
+    std::fs::write(
+        &other,
+        age::secrecy::ExposeSecret::expose_secret(&identity().to_string()),
+    )
+    .unwrap();
+    let err = crate::bundle::open(&sealed, &other, &source).unwrap_err();
+    assert!(matches!(err, BootstrapError::OpenBundle { .. }), "{err}");
+}

@@ -1,0 +1,178 @@
+//! `ferry bootstrap` end to end against an uninitialised OpenBao and the real API server,
+//! with the agent in-process: all five phases to Complete, a re-run after the root token
+//! was revoked (generate-root from the bundle), `--plan`, missing variables, a conflicting
+//! value, and `ferry unseal` after a seal.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bootstrap_common;
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use bootstrap_common::Fixture;
+use ferry_bootstrap::BootstrapError;
+use ferry_bootstrap::bundle::BundleSource;
+use ferry_bootstrap::unseal::UnsealOutcome;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_from_uninitialised_vault_to_complete_and_rerun() {
+    let fx = Fixture::new("bootstrap-e2e").await;
+    // First run: no identity needed (Vault is initialised by this run).
+    let mut options = fx.options();
+    options.access.identity = None;
+    let report = fx.run(&options).await.unwrap();
+    assert!(report.complete);
+    assert_eq!(
+        report.unset.as_deref(),
+        Some("unset GITHUB_TOKEN MYAPP_DB_PASSWORD MYAPP_API_KEY")
+    );
+
+    let state = fx.state().await;
+    for phase in 1..=5 {
+        assert!(
+            state[&format!("phase{phase}")].contains("\"done\":true"),
+            "phase {phase}"
+        );
+    }
+    let accessor = state["rootTokenAccessor"].clone();
+    assert!(!state.contains_key("bootstrapTokenAccessor"));
+    let bundle = fx.dir.path().join("vault-init.age");
+    let mode = std::fs::metadata(&bundle).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(ferry_verify::is_age_ciphertext(
+        &std::fs::read(&bundle).unwrap()
+    ));
+
+    let root = fx.root().await;
+    let seen = ferry_verify::init_material::lookup_accessor(&root, &accessor)
+        .await
+        .unwrap();
+    assert_eq!(seen, ferry_verify::RootToken::Revoked);
+    fx.assert_kv_written_once(&root).await;
+    fx.assert_app_secret().await;
+    fx.assert_no_plaintext().await;
+    root.revoke_self().await.unwrap();
+
+    // Re-run: the bundled root token is revoked, so bootstrap mints one from the unseal
+    // keys; phases 1-4 are done and unchanged, phase 5 revokes again.
+    let report = fx.run(&fx.options()).await.unwrap();
+    assert!(report.complete);
+    let ran: Vec<u8> = report
+        .plan
+        .phases
+        .iter()
+        .filter(|p| p.run)
+        .map(|p| p.phase)
+        .collect();
+    assert_eq!(ran, vec![5]);
+    let state = fx.state().await;
+    assert_ne!(state["rootTokenAccessor"], accessor);
+    let root = fx.root().await;
+    let seen = ferry_verify::init_material::lookup_accessor(&root, &state["rootTokenAccessor"])
+        .await
+        .unwrap();
+    assert_eq!(seen, ferry_verify::RootToken::Revoked);
+    fx.assert_kv_written_once(&root).await;
+    root.revoke_self().await.unwrap();
+
+    // With the operator's VAULT_TOKEN instead: used, never revoked.
+    let token = fx.root_token().await;
+    let mut operator = fx.options();
+    operator.access.identity = None;
+    operator.access.operator_token = Some(token.clone());
+    assert!(fx.run(&operator).await.unwrap().complete);
+    let own = fx.vault().with_token(token);
+    own.lookup_self().await.expect("VAULT_TOKEN is not revoked");
+    own.revoke_self().await.unwrap();
+    fx.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_and_missing_variables_change_nothing() {
+    let fx = Fixture::new("bootstrap-plan").await;
+    let mut options = fx.options();
+    options.plan = true;
+    let report = fx.run(&options).await.unwrap();
+    assert!(!report.complete);
+    assert!(report.plan.phases.iter().all(|p| p.run));
+    assert!(report.plan.render().contains("Vault is uninitialised"));
+
+    let mut partial = fx.values.clone();
+    partial.remove("GITHUB_TOKEN");
+    partial.insert("MYAPP_DB_PASSWORD".into(), String::new());
+    partial.remove("MYAPP_API_KEY");
+    let err = fx.run_with(&partial, &fx.options()).await.unwrap_err();
+    match &err {
+        BootstrapError::CheckEnv { missing, failed } => {
+            assert_eq!(missing, &["GITHUB_TOKEN", "MYAPP_API_KEY"]);
+            assert!(failed.is_empty());
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert_eq!(err.exit_code(), 2);
+    let status = fx.vault().seal_status().await.unwrap();
+    assert!(
+        !status.initialized,
+        "nothing may be written before the check"
+    );
+    fx.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicting_value_needs_overwrite_and_unseal_reopens_vault() {
+    let fx = Fixture::new("bootstrap-conflict").await;
+    fx.run(&fx.options()).await.unwrap();
+
+    let mut changed = fx.values.clone();
+    changed.insert("MYAPP_API_KEY".into(), "a-different-value-42".into());
+    let mut options = fx.options();
+    options.from_phase = 2;
+    let err = fx.run_with(&changed, &options).await.unwrap_err();
+    assert!(
+        matches!(&err, BootstrapError::KvConflict { name, .. } if name == "MYAPP_API_KEY"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("a-different-value-42"));
+    options.overwrite = true;
+    fx.run_with(&changed, &options).await.unwrap();
+    let root = fx.root().await;
+    let meta = root
+        .kv_metadata("secret", "myapp/api")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(meta.current_version, 2);
+    let db = root
+        .kv_metadata("secret", "myapp/db")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(db.current_version, 1, "an unchanged value is not rewritten");
+
+    // Seal, then `ferry unseal` with the identity and the bundle Secret.
+    root.seal().await.unwrap();
+    assert!(fx.vault().seal_status().await.unwrap().sealed);
+    let mut no_identity = fx.options();
+    no_identity.access.identity = None;
+    let err = fx.run(&no_identity).await.unwrap_err();
+    assert!(matches!(err, BootstrapError::Sealed), "{err}");
+    assert_eq!(err.exit_code(), 3);
+    let source = BundleSource::Secret(fx.config.init.bundle.secret.clone().unwrap());
+    let outcome =
+        ferry_bootstrap::unseal::unseal(Some(&fx.env.kube), &fx.config, &fx.identity, &source)
+            .await
+            .unwrap();
+    assert_eq!(outcome, UnsealOutcome::Unsealed);
+    assert!(!fx.vault().seal_status().await.unwrap().sealed);
+    let outcome = ferry_bootstrap::unseal::unseal(
+        None,
+        &fx.config,
+        &fx.identity,
+        &BundleSource::File(fx.dir.path().join("vault-init.age")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, UnsealOutcome::AlreadyUnsealed);
+    fx.stop().await;
+}
