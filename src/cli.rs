@@ -1,8 +1,8 @@
 //! Command-line surface of `ferry`: clap-derive definitions, logging set-up and dispatch.
 //!
 //! Every flag that an operator may want to set from a Deployment or CI also reads an
-//! environment variable (`env =`). Exit codes: 0 success, 1 failure or findings, 2 usage
-//! error or a command that is not built yet.
+//! environment variable (`env =`). Exit codes: 0 success, 1 failure or findings, 2 usage or
+//! input error; `ferry bootstrap` adds 3 (Vault sealed and nothing to unseal it with).
 
 use std::process::ExitCode;
 
@@ -13,7 +13,7 @@ use crate::bootstrap::{BootstrapArgs, UnsealArgs};
 use crate::policy::PolicyCommand;
 use crate::verify::VerifyArgs;
 
-/// Exit code for usage errors and commands that are not built yet.
+/// Exit code for usage and input errors.
 pub const EXIT_ERROR: u8 = 2;
 
 /// Ferry takes a GitOps cluster to zero secrets: Vault holds every value, Kubernetes Secrets
