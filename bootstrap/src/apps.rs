@@ -9,15 +9,12 @@ use std::time::Duration;
 use ferry_config::{AppConfig, AppExternalSecret, BootstrapConfig, CreateSpec};
 use ferry_policy::Template;
 use ferry_vault::KubernetesRole;
-use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::api::{
-    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
-};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::context::PhaseContext;
 use crate::error::BootstrapError;
-use crate::kubeutil::{FIELD_MANAGER, ensure_namespace};
+use crate::kubeutil::{FIELD_MANAGER, ensure_namespace, ensure_service_account};
 use crate::steps;
 
 /// TTL of the tokens the app roles issue.
@@ -191,30 +188,6 @@ pub fn vault_ca(config: &BootstrapConfig) -> Result<Option<Vec<u8>>, BootstrapEr
             });
     }
     Ok(config.vault.ca_pem.as_ref().map(|p| p.as_bytes().to_vec()))
-}
-
-async fn ensure_service_account(
-    kube: &kube::Client,
-    namespace: &str,
-    name: &str,
-) -> Result<(), BootstrapError> {
-    let api = Api::<ServiceAccount>::namespaced(kube.clone(), namespace);
-    let op = || format!("creating ServiceAccount {namespace}/{name}");
-    if api
-        .get_opt(name)
-        .await
-        .map_err(BootstrapError::kube(op()))?
-        .is_some()
-    {
-        return Ok(());
-    }
-    let mut sa = ServiceAccount::default();
-    sa.metadata.name = Some(name.to_owned());
-    match api.create(&PostParams::default(), &sa).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
-        Err(e) => Err(BootstrapError::kube(op())(e)),
-    }
 }
 
 async fn apply_external_secret(

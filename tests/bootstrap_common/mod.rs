@@ -14,8 +14,8 @@ use age::secrecy::ExposeSecret as _;
 use ferry_bootstrap::runner::{Inputs, Report, RunOptions};
 use ferry_bootstrap::{BootstrapError, EnvValues, Progress, Timeouts};
 use ferry_config::BootstrapConfig;
+use ferry_testenv::OpenBao;
 use ferry_testenv::TestEnv;
-use ferry_testenv::process::{Server, free_port};
 use ferry_vault::{KvVersion, Vault, VaultConfig};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, ListParams};
@@ -27,7 +27,7 @@ pub const NAMES: [&str; 3] = ["GITHUB_TOKEN", "MYAPP_DB_PASSWORD", "MYAPP_API_KE
 
 pub struct Fixture {
     pub env: TestEnv,
-    pub bao: Bao,
+    pub bao: OpenBao,
     pub dir: tempfile::TempDir,
     pub identity: PathBuf,
     pub config_path: PathBuf,
@@ -40,7 +40,11 @@ impl Fixture {
     /// A fresh uninitialised OpenBao, namespace, config and identity; the agent started.
     pub async fn new(test: &str) -> Fixture {
         let env = TestEnv::new(test).await;
-        let bao = Bao::uninitialised();
+        // The listener allows the unauthenticated generate-root endpoints that re-runs with
+        // --identity use (OpenBao 2.5.3+ disables them by default).
+        let bao = OpenBao::uninitialised_with_listener(
+            "disable_unauthed_generate_root_endpoints = false",
+        );
         let dir = tempfile::tempdir().unwrap();
         let key = age::x25519::Identity::generate();
         let identity = dir.path().join("operator.key");
@@ -283,56 +287,4 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// An uninitialised OpenBao (raft storage) whose loopback listener allows the
-/// unauthenticated `sys/generate-root` endpoints (OpenBao 2.5.3+ disables them by default),
-/// as docs/bootstrap.md asks for re-runs after the root token was revoked.
-pub struct Bao {
-    pub address: String,
-    _server: Server,
-    _dir: tempfile::TempDir,
-}
-
-impl Bao {
-    pub fn uninitialised() -> Bao {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let cluster_port = free_port();
-        let storage = dir.path().join("data");
-        std::fs::create_dir_all(&storage).unwrap();
-        let config = format!(
-            r#"storage "raft" {{
-  path = "{storage}"
-  node_id = "ferry-bootstrap-test"
-}}
-listener "tcp" {{
-  address = "127.0.0.1:{port}"
-  cluster_address = "127.0.0.1:{cluster_port}"
-  tls_disable = true
-  disable_unauthed_generate_root_endpoints = false
-}}
-api_addr = "http://127.0.0.1:{port}"
-cluster_addr = "http://127.0.0.1:{cluster_port}"
-disable_mlock = true
-"#,
-            storage = storage.display()
-        );
-        let path = dir.path().join("bao.hcl");
-        std::fs::write(&path, config).unwrap();
-        let mut cmd = std::process::Command::new(ferry_testenv::openbao::bao_binary());
-        cmd.args(["server", &format!("-config={}", path.display())]);
-        let (server, _) = Server::start(
-            cmd,
-            &dir.path().join("bao.log"),
-            "==> OpenBao server started!",
-            Duration::from_secs(30),
-        )
-        .unwrap();
-        Bao {
-            address: format!("http://127.0.0.1:{port}"),
-            _server: server,
-            _dir: dir,
-        }
-    }
 }

@@ -69,6 +69,13 @@ impl OpenBao {
 
     /// Starts an uninitialised OpenBao with integrated (raft) storage in a fresh temporary directory.
     pub fn uninitialised() -> OpenBao {
+        Self::uninitialised_with_listener("")
+    }
+
+    /// [`OpenBao::uninitialised`] with extra settings in its `listener "tcp"` block, e.g.
+    /// `disable_unauthed_generate_root_endpoints = false` (OpenBao 2.5.3+ disables the
+    /// unauthenticated `sys/generate-root` endpoints unless a listener allows them).
+    pub fn uninitialised_with_listener(extra: &str) -> OpenBao {
         let dir = crate::process::scratch_dir();
         let port = free_port();
         let cluster_port = free_port();
@@ -81,6 +88,7 @@ listener "tcp" {{
   address = "127.0.0.1:{port}"
   cluster_address = "127.0.0.1:{cluster_port}"
   tls_disable = true
+  {extra}
 }}
 api_addr = "http://127.0.0.1:{port}"
 cluster_addr = "http://127.0.0.1:{cluster_port}"
