@@ -158,12 +158,26 @@ async fn conflicting_value_needs_overwrite_and_unseal_reopens_vault() {
     let err = fx.run(&no_identity).await.unwrap_err();
     assert!(matches!(err, BootstrapError::Sealed), "{err}");
     assert_eq!(err.exit_code(), 3);
-    let source = BundleSource::Secret(fx.config.init.bundle.secret.clone().unwrap());
-    let outcome =
-        ferry_bootstrap::unseal::unseal(Some(&fx.env.kube), &fx.config, &fx.identity, &source)
-            .await
-            .unwrap();
-    assert_eq!(outcome, UnsealOutcome::Unsealed);
+    // The real binary, as an operator runs it: the bundle from its Secret.
+    let bundle_secret = fx.config.init.bundle.secret.clone().unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .arg("unseal")
+        .arg("--identity")
+        .arg(&fx.identity)
+        .arg("--config")
+        .arg(&fx.config_path)
+        .arg("--bundle-secret")
+        .arg(format!(
+            "{}/{}",
+            bundle_secret.namespace, bundle_secret.name
+        ))
+        .env("KUBECONFIG", &fx.env.kubeconfig)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ferry unseal failed: {stderr}");
+    assert!(stderr.contains("Vault is unsealed"), "{stderr}");
     assert!(!fx.vault().seal_status().await.unwrap().sealed);
     let outcome = ferry_bootstrap::unseal::unseal(
         None,
