@@ -1,5 +1,7 @@
 //! With trace-level logging on for every crate, a full sync (success, a missing property, a
-//! permission-denied path, a bad token) leaves no secret value in the logs, statuses or Events.
+//! permission-denied path, a bad token, a template that renders and one that fails on a value,
+//! a find with a rewrite) leaves no secret value, nor a rendered form of one, in the logs,
+//! statuses or Events.
 
 mod common;
 
@@ -98,9 +100,49 @@ async fn trace_logs_statuses_and_events_hold_no_secret_values() {
         }),
     )
     .await;
+    // The shaping paths: a template that renders, one that fails on a value (b64dec of
+    // text that is not base64), and a find with a rewrite.
+    external_secret(
+        &env,
+        "templated",
+        json!({
+            "secretStoreRef": { "name": "store" },
+            "dataFrom": [ { "extract": { "key": key } } ],
+            "target": { "template": { "data": {
+                "auth": "{{ printf \"%s:%s\" .user .pass | b64enc }}",
+                "upper": "{{ .user | upper }}"
+            } } }
+        }),
+    )
+    .await;
+    external_secret(
+        &env,
+        "template-fails",
+        json!({
+            "secretStoreRef": { "name": "store" },
+            "dataFrom": [ { "extract": { "key": key } } ],
+            "target": { "template": { "data": { "bad": "{{ .user | b64dec }}" } } }
+        }),
+    )
+    .await;
+    external_secret(
+        &env,
+        "found",
+        json!({
+            "secretStoreRef": { "name": "store" },
+            "dataFrom": [ {
+                "find": { "path": env.prefix, "name": { "regexp": "app$" } },
+                "rewrite": [ { "regexp": { "source": "^.*/(app)$", "target": "found_$1" } } ]
+            } ]
+        }),
+    )
+    .await;
     wait_reason(&env, "good", "SecretSynced").await;
     wait_reason(&env, "missing", "SecretSyncedError").await;
     wait_reason(&env, "denied", "SecretSyncedError").await;
+    wait_reason(&env, "templated", "SecretSynced").await;
+    wait_reason(&env, "template-fails", "SecretSyncedError").await;
+    wait_reason(&env, "found", "SecretSynced").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     agent.stop().await;
 
@@ -122,7 +164,11 @@ async fn trace_logs_statuses_and_events_hold_no_secret_values() {
     forbidden.push(secrecy::ExposeSecret::expose_secret(&env.root_token()).to_string());
     for v in values {
         forbidden.push(base64::engine::general_purpose::STANDARD.encode(v));
+        forbidden.push(v.to_uppercase());
     }
+    forbidden.push(
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", values[0], values[1])),
+    );
     for value in &forbidden {
         assert!(
             !logs.contains(value.as_str()),
