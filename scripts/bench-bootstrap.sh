@@ -43,6 +43,7 @@ start_bao() {
 storage "raft" {
   path    = "$dir/data"
   node_id = "$1"
+  performance_multiplier = 1   # single-node raft: no need for the slow default timings
 }
 listener "tcp" {
   address         = "127.0.0.1:$port"

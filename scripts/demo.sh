@@ -42,6 +42,7 @@ cat >"$demo/bao/bao.hcl" <<HCL
 storage "raft" {
   path    = "$demo/bao/data"
   node_id = "ferry-demo"
+  performance_multiplier = 1   # single-node raft: no need for the slow default timings
 }
 listener "tcp" {
   address         = "127.0.0.1:$vault_port"

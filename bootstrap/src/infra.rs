@@ -52,7 +52,7 @@ pub async fn open_vault(
         None
     } else {
         let step = "initialise Vault and seal the init bundle";
-        Some(steps::run(progress, step, || init(kube, vault, config)).await?)
+        Some(steps::run(progress, step, || init(kube, config)).await?)
     };
     let mut opened = None;
     if status.sealed || fresh.is_some() {
@@ -119,14 +119,16 @@ async fn admin_token(
     session::root_from_bundle(vault, &bundle).await
 }
 
+/// How long `sys/init` may take before bootstrap gives up on the answer.
+const INIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// `sys/init`, then the bundle sealed and stored before anything else happens.
-async fn init(
-    kube: &kube::Client,
-    vault: &Vault,
-    config: &BootstrapConfig,
-) -> Result<InitBundle, BootstrapError> {
+async fn init(kube: &kube::Client, config: &BootstrapConfig) -> Result<InitBundle, BootstrapError> {
     // Check the recipients before Vault hands out keys that could then not be sealed.
     config.init.age_recipients()?;
+    // Its own client with a long timeout: `sys/init` can take seconds on a busy server, and a
+    // client that gives up while the server finishes would lose the only copy of the keys.
+    let vault = session::connect_with_timeout(config, INIT_TIMEOUT)?;
     let request = InitRequest {
         secret_shares: u64::from(config.init.key_shares),
         secret_threshold: u64::from(config.init.key_threshold),

@@ -41,8 +41,16 @@ pub struct Admin {
 
 /// Builds the Vault client from `vault:` in the config.
 pub fn connect(config: &BootstrapConfig) -> Result<Vault, BootstrapError> {
+    connect_with_timeout(config, ferry_vault::DEFAULT_TIMEOUT)
+}
+
+/// [`connect`] with a per-request timeout of `timeout`.
+pub fn connect_with_timeout(
+    config: &BootstrapConfig,
+    timeout: std::time::Duration,
+) -> Result<Vault, BootstrapError> {
     let vault = &config.vault;
-    let mut cfg = VaultConfig::new(vault.address.clone());
+    let mut cfg = VaultConfig::new(vault.address.clone()).with_timeout(timeout);
     if let Some(file) = &vault.ca_file {
         let pem = std::fs::read(file).map_err(|e| {
             BootstrapError::ConnectVault(format!("reading vault.caFile {}: {e}", file.display()))

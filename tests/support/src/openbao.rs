@@ -83,6 +83,7 @@ impl OpenBao {
             r#"storage "raft" {{
   path = "{storage}"
   node_id = "ferry-test"
+  performance_multiplier = 1
 }}
 listener "tcp" {{
   address = "127.0.0.1:{port}"
