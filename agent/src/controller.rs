@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ferry_api::{ClusterSecretStore, ExternalSecret, MANAGED_LABEL, SecretStore, StoreKind};
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PartialObjectMeta, PostParams};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
@@ -247,14 +247,39 @@ async fn run_external_secrets(
         watcher(
             scoped::<PartialObjectMeta<Secret>>(&ctx.client, config),
             managed,
-        ),
+        )
+        .modify(|s| s.managed_fields_mut().clear()),
     )
     .default_backoff()
-    .touched_objects();
+    .touched_objects()
+    .try_filter({
+        // The events of the agent's own writes need no reconcile; edits and deletes do (a
+        // deleted Secret is already gone from the cache when its event gets here).
+        let ctx = ctx.clone();
+        move |s| {
+            let own = match (s.namespace(), s.resource_version()) {
+                (Some(ns), Some(rv)) => {
+                    let name = s.name_any();
+                    ctx.secrets.exists(&ns, &name) && ctx.secrets.is_own_write(&ns, &name, &rv)
+                }
+                _ => false,
+            };
+            std::future::ready(!own)
+        }
+    });
     let es_api = scoped::<ExternalSecret>(&ctx.client, config);
-    let controller = Controller::new(es_api, watcher::Config::default())
+    let (es_cache, es_writer) = reflector::store();
+    // The cache drops managedFields (never read, and the largest part of each object); its
+    // triggers skip events that change only the status (our own status patches among them).
+    let es_triggers = reflector::reflector(
+        es_writer,
+        watcher(es_api, watcher::Config::default()).modify(|es| es.managed_fields_mut().clear()),
+    )
+    .default_backoff()
+    .applied_objects()
+    .predicate_filter(spec_and_metadata, Default::default());
+    let controller = Controller::for_stream(es_triggers, es_cache.clone())
         .with_config(ControllerConfig::default().concurrency(config.concurrency));
-    let es_cache = controller.store();
     let es_for_ss = es_cache.clone();
     let es_for_css = es_cache.clone();
     let ss_api = scoped::<SecretStore>(&ctx.client, config);
@@ -332,6 +357,18 @@ where
         () = run => {}
         () = stopped_before_ready => {}
     }
+}
+
+/// What a change must touch to trigger a reconcile: the spec (its generation), the labels or
+/// the annotations (force-sync among them). A status-only change does not.
+fn spec_and_metadata(es: &ExternalSecret) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    es.metadata.generation.hash(&mut hasher);
+    es.metadata.labels.hash(&mut hasher);
+    es.metadata.annotations.hash(&mut hasher);
+    es.metadata.deletion_timestamp.is_some().hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// Maps a managed Secret to the ExternalSecret that manages it.

@@ -248,6 +248,15 @@ impl SecretWriter {
         meta.annotations().get(key).cloned()
     }
 
+    /// Whether `rv` is the resourceVersion of the agent's own last write of this Secret, so
+    /// its watch event needs no reconcile.
+    pub fn is_own_write(&self, ns: &str, name: &str, rv: &str) -> bool {
+        let memory = self.in_sync.lock().unwrap_or_else(|p| p.into_inner());
+        memory
+            .get(&(ns.to_string(), name.to_string()))
+            .is_some_and(|(r, _)| r == rv)
+    }
+
     fn remembered_in_sync(&self, ns: &str, name: &str, want: &str) -> bool {
         let Some(meta) = self.cache.get(&ObjectRef::new(name).within(ns)) else {
             return false;
