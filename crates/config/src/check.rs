@@ -182,61 +182,70 @@ fn github_token(value: &str) -> Result<(), &'static str> {
     }
 }
 
+/// Checks the part of `value` after one of `format`'s prefixes with `body_ok`; the messages say
+/// which prefixes were expected, or what the rest should have been.
+fn after_prefix(
+    format: TokenFormat,
+    value: &str,
+    no_prefix: &'static str,
+    body_ok: impl Fn(&str) -> bool,
+    bad_body: &'static str,
+) -> Result<(), &'static str> {
+    let rest = prefixes(format)
+        .find_map(|p| value.strip_prefix(p))
+        .ok_or(no_prefix)?;
+    if body_ok(rest) { Ok(()) } else { Err(bad_body) }
+}
+
+/// At least `min` bytes, each allowed by `allowed`.
+fn at_least(rest: &str, min: usize, allowed: impl Fn(u8) -> bool) -> bool {
+    rest.len() >= min && rest.bytes().all(allowed)
+}
+
+fn token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')
+}
+
 fn gitlab_token(value: &str) -> Result<(), &'static str> {
-    let Some(rest) = prefixes(TokenFormat::GitlabToken).find_map(|p| value.strip_prefix(p)) else {
-        return Err("it does not start with glpat-");
-    };
-    let ok = rest.len() >= 20
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        Err("expected at least 20 characters of [A-Za-z0-9_.-] after glpat-")
-    }
+    after_prefix(
+        TokenFormat::GitlabToken,
+        value,
+        "it does not start with glpat-",
+        |rest| at_least(rest, 20, token_char),
+        "expected at least 20 characters of [A-Za-z0-9_.-] after glpat-",
+    )
 }
 
 fn slack_token(value: &str) -> Result<(), &'static str> {
-    let rest = prefixes(TokenFormat::SlackToken)
-        .find_map(|p| value.strip_prefix(p))
-        .ok_or("it does not start with xoxa-, xoxb-, xoxp- or xoxr-")?;
-    let ok = rest.len() >= 10 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err("expected at least 10 characters of [A-Za-z0-9-] after the prefix")
-    }
+    after_prefix(
+        TokenFormat::SlackToken,
+        value,
+        "it does not start with xoxa-, xoxb-, xoxp- or xoxr-",
+        |rest| at_least(rest, 10, |b| b.is_ascii_alphanumeric() || b == b'-'),
+        "expected at least 10 characters of [A-Za-z0-9-] after the prefix",
+    )
 }
 
 fn aws_access_key_id(value: &str) -> Result<(), &'static str> {
-    let rest = prefixes(TokenFormat::AwsAccessKeyId)
-        .find_map(|p| value.strip_prefix(p))
-        .ok_or("it does not start with AKIA or ASIA")?;
-    let ok = rest.len() == 16
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-    if ok {
-        Ok(())
-    } else {
-        Err("expected 16 upper-case letters or digits after the prefix")
-    }
+    after_prefix(
+        TokenFormat::AwsAccessKeyId,
+        value,
+        "it does not start with AKIA or ASIA",
+        |rest| {
+            rest.len() == 16 && at_least(rest, 16, |b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        },
+        "expected 16 upper-case letters or digits after the prefix",
+    )
 }
 
 fn vault_token(value: &str) -> Result<(), &'static str> {
-    let rest = prefixes(TokenFormat::VaultToken)
-        .find_map(|p| value.strip_prefix(p))
-        .ok_or("it does not start with hvs., hvb., hvr., s., b. or r.")?;
-    let ok = rest.len() >= 20
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        Err("expected at least 20 characters of [A-Za-z0-9_.-] after the prefix")
-    }
+    after_prefix(
+        TokenFormat::VaultToken,
+        value,
+        "it does not start with hvs., hvb., hvr., s., b. or r.",
+        |rest| at_least(rest, 20, token_char),
+        "expected at least 20 characters of [A-Za-z0-9_.-] after the prefix",
+    )
 }
 
 const SSH_KEY_LABELS: [&str; 5] = [
