@@ -69,7 +69,11 @@ pub struct AgentArgs {
 /// Runs the agent until a termination signal (exit 0) or the loss of the leader Lease
 /// (an error, so that Kubernetes restarts the pod as a fresh standby).
 pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
-    let client = client(args.kubeconfig.as_deref()).await?;
+    let client = crate::kube_client::client(
+        args.kubeconfig.as_deref(),
+        crate::kube_client::Fallback::InCluster,
+    )
+    .await?;
     if args.install_crds {
         ferry_agent::controller::install_crds(&client).await?;
     }
@@ -141,18 +145,6 @@ fn config(args: AgentArgs) -> AgentConfig {
         pod_token_path: Some(args.pod_token_path),
         ..AgentConfig::default()
     }
-}
-
-async fn client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Client> {
-    let config = match kubeconfig {
-        Some(path) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?
-        }
-        None => kube::Config::incluster().context("loading the in-cluster configuration")?,
-    };
-    kube::Client::try_from(config).context("building the Kubernetes client")
 }
 
 /// `HOSTNAME` (the pod name in a pod) and the process id.

@@ -3,6 +3,7 @@
 mod agent;
 mod bootstrap;
 mod cli;
+mod kube_client;
 mod policy;
 mod verify;
 

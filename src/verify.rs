@@ -3,7 +3,7 @@
 //! Vault or the API server unreachable). Errors name the input; nothing printed carries a value.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -287,7 +287,13 @@ async fn cluster(
     scanner: &Scanner,
     vault: Option<&Vault>,
 ) -> anyhow::Result<Vec<Finding>> {
-    let client = kube_client(args.kubeconfig.as_deref()).await?;
+    let client = crate::kube_client::client(
+        args.kubeconfig.as_deref(),
+        crate::kube_client::Fallback::Infer {
+            hint: "give --kubeconfig, or --skip-cluster",
+        },
+    )
+    .await?;
     let mut scope = config.map(ClusterScope::from_config).unwrap_or_default();
     scope.namespaces.clone_from(&args.namespaces);
     let mut findings = ferry_verify::check_cluster(&client, scanner, &scope).await?;
@@ -311,22 +317,6 @@ async fn cluster(
         None => eprintln!("ferry verify: root token check skipped: no Vault token given"),
     }
     Ok(findings)
-}
-
-async fn kube_client(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Client> {
-    let config = match kubeconfig {
-        Some(path) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-                .await
-                .with_context(|| format!("loading kubeconfig {}", path.display()))?
-        }
-        None => kube::Config::infer()
-            .await
-            .context("no Kubernetes configuration found (give --kubeconfig, or --skip-cluster)")?,
-    };
-    kube::Client::try_from(config).context("building the Kubernetes client")
 }
 
 fn write(args: &VerifyArgs, findings: &[Finding]) -> anyhow::Result<()> {
