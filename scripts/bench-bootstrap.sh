@@ -30,7 +30,7 @@ cleanup() {
   [[ -n "${FERRY_BENCH_DIR:-}" ]] || rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$root/scripts/lib.sh"
 random() { python3 -c "import secrets; print(secrets.token_urlsafe(24), end='')"; }
 
 # start_bao NAME: an uninitialised OpenBao with raft storage; its address goes to $addr
@@ -38,22 +38,7 @@ random() { python3 -c "import secrets; print(secrets.token_urlsafe(24), end='')"
 start_bao() {
   local dir="$work/$1" port cport
   port=$(free_port) && cport=$(free_port)
-  mkdir -p "$dir/data"
-  cat >"$dir/bao.hcl" <<HCL
-storage "raft" {
-  path    = "$dir/data"
-  node_id = "$1"
-  performance_multiplier = 1   # single-node raft: no need for the slow default timings
-}
-listener "tcp" {
-  address         = "127.0.0.1:$port"
-  cluster_address = "127.0.0.1:$cport"
-  tls_disable     = true
-}
-api_addr      = "http://127.0.0.1:$port"
-cluster_addr  = "http://127.0.0.1:$cport"
-disable_mlock = true
-HCL
+  bao_raft_config "$dir" "$1" "$port" "$cport"
   "$bao" server -config="$dir/bao.hcl" >"$dir/bao.log" 2>&1 &
   pids+=($!)
   until grep -q 'OpenBao server started' "$dir/bao.log" 2>/dev/null; do sleep 0.1; done

@@ -29,7 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$root/scripts/lib.sh"
 random() { python3 -c "import secrets; print('${1:-}' + secrets.token_urlsafe(24), end='')"; }
 fail() { echo "demo: $*" >&2; exit 1; }
 
@@ -38,22 +38,7 @@ start=$SECONDS
 pids+=($!)
 vault_port=$(free_port)
 cluster_port=$(free_port)
-cat >"$demo/bao/bao.hcl" <<HCL
-storage "raft" {
-  path    = "$demo/bao/data"
-  node_id = "ferry-demo"
-  performance_multiplier = 1   # single-node raft: no need for the slow default timings
-}
-listener "tcp" {
-  address         = "127.0.0.1:$vault_port"
-  cluster_address = "127.0.0.1:$cluster_port"
-  tls_disable     = true
-}
-api_addr      = "http://127.0.0.1:$vault_port"
-cluster_addr  = "http://127.0.0.1:$cluster_port"
-disable_mlock = true
-ui            = false
-HCL
+bao_raft_config "$demo/bao" ferry-demo "$vault_port" "$cluster_port"
 "$target/sandbox/bin/bao" server -config="$demo/bao/bao.hcl" >"$demo/bao.log" 2>&1 &
 pids+=($!)
 
