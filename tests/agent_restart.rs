@@ -14,14 +14,6 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
-/// Merge-patches an ExternalSecret.
-async fn patch_es(env: &TestEnv, name: &str, patch: Value) {
-    Api::<ferry_api::ExternalSecret>::namespaced(env.kube.clone(), &env.namespace)
-        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
-}
-
 /// A Deployment (env from `secret`) or StatefulSet (`secret` as a volume), with no replicas.
 fn workload(kind: &str, name: &str, secret: Option<&str>) -> Value {
     let mut container = json!({ "name": "app", "image": "registry.invalid/app:1" });

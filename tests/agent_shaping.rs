@@ -13,8 +13,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use common::*;
 use ferry_testenv::TestEnv;
-use kube::api::{Api, Patch, PatchParams};
-use serde_json::{Value, json};
+use kube::api::Api;
+use serde_json::json;
 
 /// Sets the custom metadata of a KV v2 secret under the test's prefix.
 async fn tag(env: &TestEnv, path: &str, tags: &[(&str, &str)]) {
@@ -24,14 +24,6 @@ async fn tag(env: &TestEnv, path: &str, tags: &[(&str, &str)]) {
         .collect();
     env.vault
         .kv_set_custom_metadata(&env.kv_mount, &env.path(path), &tags)
-        .await
-        .unwrap();
-}
-
-/// Merge-patches an ExternalSecret.
-async fn patch_es(env: &TestEnv, name: &str, patch: Value) {
-    Api::<ferry_api::ExternalSecret>::namespaced(env.kube.clone(), &env.namespace)
-        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .unwrap();
 }

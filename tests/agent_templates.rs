@@ -17,13 +17,6 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
-async fn patch_es(env: &TestEnv, name: &str, patch: Value) {
-    Api::<ferry_api::ExternalSecret>::namespaced(env.kube.clone(), &env.namespace)
-        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
-}
-
 async fn get_secret(env: &TestEnv, name: &str) -> Secret {
     Api::<Secret>::namespaced(env.kube.clone(), &env.namespace)
         .get(name)

@@ -281,3 +281,15 @@ pub async fn kubernetes_mount(env: &TestEnv) -> String {
         .expect("configuring Kubernetes auth");
     mount
 }
+
+/// Merge-patches an ExternalSecret in this test's namespace.
+pub async fn patch_es(env: &TestEnv, name: &str, patch: Value) {
+    Api::<ferry_api::ExternalSecret>::namespaced(env.kube.clone(), &env.namespace)
+        .patch(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+}
