@@ -64,6 +64,17 @@ pub struct AgentArgs {
     /// unset.
     #[arg(long, env = "POD_NAME")]
     pub pod_name: Option<String>,
+    /// Honour the `ferry.dev/restart` annotation: patch the pod templates of workloads whose
+    /// Secret changed (needs get/list/patch on Deployments, StatefulSets and DaemonSets).
+    /// When false, the agent never reads or patches workloads and says so in the status.
+    #[arg(long, env = "FERRY_ROLLOUT_RESTARTS", action = ArgAction::Set, num_args = 0..=1,
+        default_value_t = true, default_missing_value = "true")]
+    pub rollout_restarts: bool,
+    /// Let templates write Secrets of type kubernetes.io/service-account-token (which make
+    /// the token controller mint a long-lived token for a ServiceAccount). Refused when false.
+    #[arg(long, env = "FERRY_ALLOW_SERVICE_ACCOUNT_TOKEN_SECRETS", action = ArgAction::Set,
+        num_args = 0..=1, default_value_t = false, default_missing_value = "true")]
+    pub allow_service_account_token_secrets: bool,
 }
 
 /// Runs the agent until a termination signal (exit 0) or the loss of the leader Lease
@@ -143,6 +154,8 @@ fn config(args: AgentArgs) -> AgentConfig {
         own_namespace: args.own_namespace,
         hmac_key_secret: args.hmac_key_secret,
         pod_token_path: Some(args.pod_token_path),
+        rollout_restarts: args.rollout_restarts,
+        allow_service_account_token_secrets: args.allow_service_account_token_secrets,
         ..AgentConfig::default()
     }
 }

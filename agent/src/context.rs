@@ -37,6 +37,11 @@ pub struct AgentConfig {
     pub backoff_max: Duration,
     /// Name reported on Events.
     pub reporter: String,
+    /// Whether ExternalSecrets may ask for rollout restarts (`ferry.dev/restart`); off, the
+    /// agent never reads or patches workloads.
+    pub rollout_restarts: bool,
+    /// Whether a template may produce a Secret of type `kubernetes.io/service-account-token`.
+    pub allow_service_account_token_secrets: bool,
 }
 
 impl Default for AgentConfig {
@@ -51,6 +56,8 @@ impl Default for AgentConfig {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(30),
             reporter: "ferry-agent".into(),
+            rollout_restarts: true,
+            allow_service_account_token_secrets: false,
         }
     }
 }

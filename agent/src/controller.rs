@@ -21,7 +21,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 
 use crate::context::{AgentConfig, Backoff, Ctx, Events};
-use crate::error::{AgentError, Result};
+use crate::error::{AgentError, KubeCause, Result};
 use crate::fetch::Fetcher;
 use crate::hmac::generate_key;
 use crate::reconcile::{error_policy, reconcile};
@@ -122,7 +122,8 @@ impl Agent {
             cluster: css.store(),
         };
         let ctx = Arc::new(Ctx {
-            sessions: Sessions::new(client.clone(), config.pod_token_path.clone()),
+            sessions: Sessions::new(client.clone(), config.pod_token_path.clone())
+                .protecting(&config.own_namespace, &config.hmac_key_secret),
             fetcher: Fetcher::default(),
             secrets: SecretWriter::new(client.clone(), hmac_key, secret_cache),
             stores,
@@ -429,7 +430,11 @@ async fn load_or_create_hmac_key(
     };
     let api = Api::<Secret>::namespaced(client.clone(), ns);
     for _ in 0..3 {
-        if let Some(secret) = api.get_opt(name).await.map_err(|e| fail(e.to_string()))? {
+        if let Some(secret) = api
+            .get_opt(name)
+            .await
+            .map_err(|e| fail(KubeCause::from(e).to_string()))?
+        {
             let key = secret.data.and_then(|mut d| d.remove("key")).map(|b| b.0);
             return match key {
                 Some(key) if key.len() >= 16 => Ok(zeroize::Zeroizing::new(key)),
@@ -449,7 +454,7 @@ async fn load_or_create_hmac_key(
         match api.create(&PostParams::default(), &secret).await {
             Ok(_) => return Ok(key),
             Err(kube::Error::Api(s)) if s.code == 409 => continue,
-            Err(e) => return Err(fail(e.to_string())),
+            Err(e) => return Err(fail(KubeCause::from(e).to_string())),
         }
     }
     Err(fail(

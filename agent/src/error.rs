@@ -1,6 +1,10 @@
 //! The agent's one error type. Variants are named after the operation that failed; none of them
 //! carries a secret value (only names, paths, fields and the causes' own redacted messages).
 //! [`AgentError::category`] is a bounded label for metrics and Event reasons.
+//!
+//! An API server's error message can quote what it rejected (a label value, a data key, a
+//! whole object), so a Kubernetes error is kept only as a [`KubeCause`]: the HTTP status, the
+//! reason word and the kind of failure, never the message.
 
 use ferry_vault::VaultError;
 
@@ -58,13 +62,18 @@ pub enum AgentError {
         name: String,
         /// The API error.
         #[source]
-        source: Box<kube::Error>,
+        source: KubeCause,
     },
     /// Connecting to Vault (bad address or CA bundle).
     #[error("connecting to Vault: {0}")]
     ConnectVault(#[source] Box<VaultError>),
-    /// Logging in to Vault failed.
-    #[error("logging in to Vault with {method} at auth/{mount}: {source}")]
+    /// Logging in to Vault failed. Shown as the failure's kind and HTTP status only: the
+    /// server that answers a login is the store's `server`, and its text could quote what it
+    /// was sent.
+    #[error(
+        "logging in to Vault with {method} at auth/{mount}: {}",
+        login_cause(source)
+    )]
     Login {
         /// The auth method, e.g. `kubernetes`.
         method: &'static str,
@@ -118,7 +127,7 @@ pub enum AgentError {
         name: String,
         /// The API error.
         #[source]
-        source: Box<kube::Error>,
+        source: KubeCause,
     },
     /// Writing the target Secret failed.
     #[error("writing Secret {namespace}/{name}: {source}")]
@@ -129,7 +138,7 @@ pub enum AgentError {
         name: String,
         /// The API error.
         #[source]
-        source: Box<kube::Error>,
+        source: KubeCause,
     },
     /// The target Secret exists and is not ours to take (creationPolicy Owner on a Secret owned
     /// by another ExternalSecret, or Merge on a Secret that does not exist).
@@ -159,7 +168,7 @@ pub enum AgentError {
         name: String,
         /// The API error.
         #[source]
-        source: Box<kube::Error>,
+        source: KubeCause,
     },
     /// Patching a workload's pod template for a rollout restart failed.
     #[error("restarting {kind} {namespace}/{name}: {source}")]
@@ -172,7 +181,7 @@ pub enum AgentError {
         name: String,
         /// The API error.
         #[source]
-        source: Box<kube::Error>,
+        source: KubeCause,
     },
     /// Patching an object's status failed.
     #[error("patching status of {kind} {name}: {source}")]
@@ -183,7 +192,7 @@ pub enum AgentError {
         name: String,
         /// The API error.
         #[source]
-        source: Box<kube::Error>,
+        source: KubeCause,
     },
     /// Loading or creating the HMAC key Secret failed.
     #[error("loading the HMAC key Secret {namespace}/{name}: {reason}")]
@@ -239,6 +248,79 @@ impl AgentError {
         )
     }
 }
+
+fn login_cause(err: &VaultError) -> String {
+    match err.status() {
+        Some(status) => format!("{} (HTTP {status})", err.kind()),
+        None => err.kind().to_string(),
+    }
+}
+
+/// A Kubernetes client error reduced to what is safe to show: the HTTP status and reason word
+/// the API server answered with, or the kind of transport failure. The API server's message
+/// and serde's (both can quote the object sent) are dropped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KubeCause {
+    /// The HTTP status, when the API server answered.
+    pub code: Option<u16>,
+    /// The API server's reason word (`Invalid`, `Forbidden`, `Conflict`, …) or the kind of
+    /// transport failure.
+    pub reason: String,
+}
+
+impl KubeCause {
+    /// Whether the API server answered 404.
+    pub fn is_not_found(&self) -> bool {
+        self.code == Some(404)
+    }
+}
+
+impl From<kube::Error> for KubeCause {
+    fn from(err: kube::Error) -> Self {
+        let reason = |r: &str| r.to_owned();
+        match err {
+            kube::Error::Api(status) => {
+                // Only a reason made of letters is kept (the API server's StatusReason words).
+                let word = status.reason.chars().all(|c| c.is_ascii_alphabetic());
+                KubeCause {
+                    code: Some(status.code),
+                    reason: if word && !status.reason.is_empty() {
+                        status.reason
+                    } else {
+                        "Unknown".to_owned()
+                    },
+                }
+            }
+            kube::Error::HyperError(_) | kube::Error::Service(_) => KubeCause {
+                code: None,
+                reason: reason("the API server could not be reached"),
+            },
+            kube::Error::SerdeError(_) => KubeCause {
+                code: None,
+                reason: reason("the API server's answer could not be decoded"),
+            },
+            kube::Error::Auth(_) => KubeCause {
+                code: None,
+                reason: reason("authenticating to the API server failed"),
+            },
+            _ => KubeCause {
+                code: None,
+                reason: reason("the request to the API server failed"),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for KubeCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "the API server answered {code} {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+impl std::error::Error for KubeCause {}
 
 /// Shorthand for results in this crate.
 pub type Result<T, E = AgentError> = std::result::Result<T, E>;

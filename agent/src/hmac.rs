@@ -66,6 +66,36 @@ pub fn rendered_hmac(key: &[u8], rendered: &Rendered) -> String {
     hex::encode(mac.finalize().into_bytes().as_slice())
 }
 
+/// Domain separation for the per-object key derived from the master key.
+const DOMAIN_OBJECT_KEY: &[u8] = b"ferry/object-key/v1\0";
+
+/// The key for one ExternalSecret's fingerprints, derived from the agent's master key and the
+/// object's UID. Fingerprints of equal data differ between ExternalSecrets, so one tenant's
+/// ExternalSecret cannot confirm a guess about another's values by comparing annotations.
+pub fn object_key(master: &[u8], uid: &str) -> Zeroizing<Vec<u8>> {
+    let mut mac = new_mac(master);
+    mac.update(DOMAIN_OBJECT_KEY);
+    mac.update(uid.as_bytes());
+    Zeroizing::new(mac.finalize().into_bytes().to_vec())
+}
+
+/// Domain separation for the rollout-restart fingerprint.
+const DOMAIN_RESTART: &[u8] = b"ferry/restart/v1\0";
+
+/// Hex characters of a rollout-restart fingerprint.
+pub const RESTART_FINGERPRINT_LEN: usize = 16;
+
+/// The fingerprint stamped on pod templates for a data HMAC: a keyed HMAC of it, shortened
+/// to [`RESTART_FINGERPRINT_LEN`] hex characters; never a part of the data HMAC itself.
+pub fn restart_fingerprint(key: &[u8], data_hmac: &str) -> String {
+    let mut mac = new_mac(key);
+    mac.update(DOMAIN_RESTART);
+    mac.update(data_hmac.as_bytes());
+    let mut tag = hex::encode(mac.finalize().into_bytes().as_slice());
+    tag.truncate(RESTART_FINGERPRINT_LEN);
+    tag
+}
+
 /// A fresh random key of [`HMAC_KEY_LEN`] bytes from the thread-local CSPRNG (seeded by the
 /// operating system).
 pub fn generate_key() -> Zeroizing<Vec<u8>> {
@@ -217,6 +247,32 @@ mod tests {
         r.annotations.clear();
         r.secret_type = Some("kubernetes.io/dockerconfigjson".into());
         assert_ne!(rendered_hmac(k, &r), data_hmac(k, &r.data));
+    }
+
+    #[test]
+    fn object_keys_separate_external_secrets() {
+        let d = data(&[("password", "guess")]);
+        let (a, b) = (
+            object_key(b"master", "uid-a"),
+            object_key(b"master", "uid-b"),
+        );
+        assert_eq!(a.len(), 32);
+        assert_ne!(data_hmac(&a, &d), data_hmac(&b, &d));
+        assert_eq!(
+            data_hmac(&a, &d),
+            data_hmac(&object_key(b"master", "uid-a"), &d)
+        );
+        assert_ne!(data_hmac(&a, &d), data_hmac(b"master", &d));
+    }
+
+    #[test]
+    fn restart_fingerprint_is_not_a_prefix_of_the_data_hmac() {
+        let key = object_key(b"master", "uid");
+        let tag = data_hmac(&key, &data(&[("a", "1")]));
+        let fp = restart_fingerprint(&key, &tag);
+        assert_eq!(fp.len(), RESTART_FINGERPRINT_LEN);
+        assert!(!tag.starts_with(&fp));
+        assert_eq!(fp, restart_fingerprint(&key, &tag));
     }
 
     #[test]

@@ -89,7 +89,8 @@ pub fn error_policy(es: Arc<ExternalSecret>, err: &AgentError, ctx: Arc<Ctx>) ->
 async fn sync(es: &ExternalSecret, ctx: &Ctx) -> Result<Outcome> {
     shape::validate(&es.spec)?;
     shape::unsupported(&es.spec)?;
-    let restarts = restart::targets(es)?;
+    refuse_hmac_key_secret(es, ctx)?;
+    let (restarts, synced) = restart_targets(es, ctx)?;
     let class = &ctx.config.controller_class;
     let store = match store::resolve(es, &ctx.stores, &ctx.client, class).await? {
         Resolved::OtherClass => return Ok(Outcome::NotOurs),
@@ -97,7 +98,7 @@ async fn sync(es: &ExternalSecret, ctx: &Ctx) -> Result<Outcome> {
     };
     let Some(max_age) = refresh_window(es, ctx) else {
         return Ok(Outcome::Done(
-            Ready::synced("secret synced"),
+            Ready::synced(synced),
             Some(Written::Unchanged),
         ));
     };
@@ -121,11 +122,57 @@ async fn sync(es: &ExternalSecret, ctx: &Ctx) -> Result<Outcome> {
     }
     let data = shape::build_all(&es.spec, &fetched, &found)?;
     let rendered = templating::render(ctx, es, data).await?;
+    let policy = shape::WritePolicy {
+        allow_service_account_tokens: ctx.config.allow_service_account_token_secrets,
+    };
+    shape::check_rendered(es, &rendered, policy)?;
     let tracked = restarts != restart::Targets::None;
     let (written, changed) = ctx.secrets.sync_detailed(es, &rendered, tracked).await?;
-    let hmac = ctx.secrets.hmac(&rendered.data);
-    restart::after_sync(ctx, es, &restarts, &hmac, written, changed).await?;
-    Ok(Outcome::Done(Ready::synced("secret synced"), Some(written)))
+    let fingerprint = ctx.secrets.restart_fingerprint(es, &rendered.data);
+    restart::after_sync(ctx, es, &restarts, &fingerprint, written, changed).await?;
+    Ok(Outcome::Done(Ready::synced(synced), Some(written)))
+}
+
+/// The workloads to restart, and the Ready message: with rollout restarts switched off
+/// (`--rollout-restarts=false`) the annotation is ignored, and the message says so.
+fn restart_targets(es: &ExternalSecret, ctx: &Ctx) -> Result<(restart::Targets, &'static str)> {
+    let targets = restart::targets(es)?;
+    if targets != restart::Targets::None && !ctx.config.rollout_restarts {
+        let note = "secret synced; ferry.dev/restart is ignored: rollout restarts are switched \
+                    off in this installation (--rollout-restarts=false)";
+        return Ok((restart::Targets::None, note));
+    }
+    Ok((targets, "secret synced"))
+}
+
+/// Refuses an ExternalSecret that would write or read the agent's own HMAC key Secret
+/// (possible only from the agent's namespace).
+fn refuse_hmac_key_secret(es: &ExternalSecret, ctx: &Ctx) -> Result<()> {
+    let config = &ctx.config;
+    if es.namespace().as_deref() != Some(config.own_namespace.as_str()) {
+        return Ok(());
+    }
+    let key = config.hmac_key_secret.as_str();
+    let from = es
+        .spec
+        .target
+        .template
+        .iter()
+        .flat_map(|t| &t.template_from);
+    let field = if es.target_name() == key {
+        Some("spec.target.name".to_owned())
+    } else {
+        from.enumerate()
+            .find(|(_, t)| t.secret.as_ref().is_some_and(|s| s.name == key))
+            .map(|(i, _)| format!("spec.target.template.templateFrom[{i}].secret.name"))
+    };
+    match field {
+        Some(field) => Err(AgentError::ValidateSpec {
+            field,
+            message: "names the agent's own HMAC key Secret".into(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// How fresh the Vault data must be for this reconcile, or `None` when no refresh is due.

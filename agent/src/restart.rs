@@ -8,8 +8,9 @@
 //! mounts the target Secret (volume or projected volume) or references it (`envFrom`,
 //! `env[].valueFrom.secretKeyRef`).
 //!
-//! The pod-template annotation ([`hash_annotation`]) holds a prefix of the data's keyed HMAC,
-//! so patching is idempotent: a workload already carrying the current value is never
+//! The pod-template annotation ([`hash_annotation`]) holds the data's restart fingerprint (a
+//! keyed HMAC of the data HMAC, under the ExternalSecret's own key; see
+//! [`crate::hmac::restart_fingerprint`]), so patching is idempotent: a workload already carrying the current value is never
 //! patched again, so one change restarts once, even across retries. A workload is patched:
 //! - when this sync changed the data of an existing Secret, if its value differs; and
 //! - on a later sync, if it carries an older value while the Secret's
@@ -35,7 +36,7 @@ use ferry_api::{ExternalSecret, FIELD_MANAGER};
 
 use crate::context::Ctx;
 use crate::error::{AgentError, Result};
-use crate::secret::{RESTART_FOR_ANNOTATION, Written, restart_hash, target};
+use crate::secret::{RESTART_FOR_ANNOTATION, Written, target};
 
 /// The ExternalSecret annotation that asks for rollout restarts.
 pub const RESTART_ANNOTATION: &str = "ferry.dev/restart";
@@ -139,7 +140,7 @@ pub async fn after_sync(
     ctx: &Ctx,
     es: &ExternalSecret,
     targets: &Targets,
-    data_hmac: &str,
+    fingerprint: &str,
     written: Written,
     changed: bool,
 ) -> Result<usize> {
@@ -148,7 +149,7 @@ pub async fn after_sync(
     }
     let (ns, secret) = target(es);
     let key = hash_annotation(&es.name_any());
-    let value = restart_hash(data_hmac);
+    let value = fingerprint;
     let real_change = changed && written == Written::Updated;
     let pending = ctx
         .secrets
@@ -234,7 +235,7 @@ async fn get(ctx: &Ctx, ns: &str, kind: Kind, name: &str) -> Result<Option<PodTe
                 kind: kind.name(),
                 namespace: ns.to_owned(),
                 name: name.to_owned(),
-                source: Box::new(source),
+                source: source.into(),
             })?;
         Ok(obj.as_ref().and_then(template_of))
     }
@@ -263,7 +264,7 @@ async fn list(ctx: &Ctx, ns: &str, kind: Kind) -> Result<Vec<(String, PodTemplat
                     kind: kind.name(),
                     namespace: ns.to_owned(),
                     name: String::new(),
-                    source: Box::new(source),
+                    source: source.into(),
                 })?;
         Ok(items
             .items
@@ -305,7 +306,7 @@ async fn patch(ctx: &Ctx, ns: &str, kind: Kind, name: &str, key: &str, value: &s
         kind: kind.name(),
         namespace: ns.to_owned(),
         name: name.to_owned(),
-        source: Box::new(source),
+        source: source.into(),
     })
 }
 

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use ferry_api::{CreationPolicy, ExternalSecret, FIELD_MANAGER, MANAGED_LABEL};
+use ferry_api::{ADOPT_ANNOTATION, CreationPolicy, ExternalSecret, FIELD_MANAGER, MANAGED_LABEL};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, PartialObjectMeta, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -17,7 +17,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
 use crate::error::{AgentError, Result};
-use crate::hmac::{data_hmac, rendered_hmac};
+use crate::hmac::{data_hmac, object_key, rendered_hmac, restart_fingerprint};
 use crate::shape::{Rendered, SecretData};
 
 /// Annotation holding the keyed HMAC of the data Ferry wrote (never an unkeyed hash).
@@ -29,8 +29,6 @@ pub const EXTERNAL_SECRET_ANNOTATION: &str = "ferry.dev/external-secret";
 /// fingerprint (a keyed HMAC prefix) of the last write that changed the data: the restarts
 /// due for that content (see [`crate::restart`]).
 pub const RESTART_FOR_ANNOTATION: &str = "ferry.dev/restart-for";
-/// Hex characters of the data HMAC used as a restart fingerprint.
-pub const RESTART_HASH_LEN: usize = 16;
 
 /// What a sync did to the Secret.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,9 +80,20 @@ impl SecretWriter {
             .is_some()
     }
 
-    /// The keyed HMAC of `data`.
-    pub fn hmac(&self, data: &SecretData) -> String {
-        data_hmac(&self.hmac_key, data)
+    /// The key of this ExternalSecret's fingerprints (derived from the master key and its
+    /// UID; namespace/name for an object that has none yet).
+    fn key(&self, es: &ExternalSecret) -> zeroize::Zeroizing<Vec<u8>> {
+        let id = es.uid().unwrap_or_else(|| {
+            let (ns, name) = (es.namespace().unwrap_or_default(), es.name_any());
+            format!("{ns}/{name}")
+        });
+        object_key(&self.hmac_key, &id)
+    }
+
+    /// The rollout-restart fingerprint of `data` for this ExternalSecret.
+    pub fn restart_fingerprint(&self, es: &ExternalSecret, data: &SecretData) -> String {
+        let key = self.key(es);
+        restart_fingerprint(&key, &data_hmac(&key, data))
     }
 
     /// Makes the target Secret hold `data`, as the ExternalSecret's creationPolicy says.
@@ -114,7 +123,8 @@ impl SecretWriter {
             return Ok((Written::NotManaged, false));
         }
         let (ns, name) = target(es);
-        let want = rendered_hmac(&self.hmac_key, rendered);
+        let key = self.key(es);
+        let want = rendered_hmac(&key, rendered);
         if self.remembered_in_sync(&ns, &name, &want) {
             return Ok((Written::Unchanged, false));
         }
@@ -122,10 +132,8 @@ impl SecretWriter {
         let current = get_secret(&api, &ns, &name).await?;
         check_takeover(es, current.as_ref(), &ns, &name)?;
         let data = &rendered.data;
-        let data_want = self.hmac(data);
-        let data_have = current
-            .as_ref()
-            .map(|s| relevant_hmac(es, s, data, &self.hmac_key));
+        let data_want = data_hmac(&key, data);
+        let data_have = current.as_ref().map(|s| relevant_hmac(es, s, data, &key));
         if let Some(secret) = &current
             && data_have.as_deref() == Some(data_want.as_str())
             && in_sync(es, secret, rendered, &want)
@@ -136,7 +144,7 @@ impl SecretWriter {
         let changed = data_have.as_deref() != Some(data_want.as_str());
         let restart_for = match (restarts, changed) {
             (false, _) => None,
-            (true, true) => Some(restart_hash(&data_want).to_owned()),
+            (true, true) => Some(restart_fingerprint(&key, &data_want)),
             (true, false) => current
                 .as_ref()
                 .and_then(|s| s.annotations().get(RESTART_FOR_ANNOTATION).cloned()),
@@ -168,7 +176,7 @@ impl SecretWriter {
         let err = |source: kube::Error| AgentError::ApplySecret {
             namespace: ns.clone(),
             name: name.clone(),
-            source: Box::new(source),
+            source: source.into(),
         };
         // Keys someone else added to a Secret we own outright are removed first: server-side
         // apply only removes fields this manager owned.
@@ -209,7 +217,7 @@ impl SecretWriter {
                 return Err(AgentError::DeleteSecret {
                     namespace: ns,
                     name,
-                    source: Box::new(source),
+                    source: source.into(),
                 });
             }
         }
@@ -235,7 +243,7 @@ impl SecretWriter {
             .map_err(|source| AgentError::ApplySecret {
                 namespace: ns.clone(),
                 name: name.clone(),
-                source: Box::new(source),
+                source: source.into(),
             })?;
         self.count_write();
         self.forget(&ns, &name);
@@ -302,7 +310,7 @@ async fn get_secret(api: &Api<Secret>, ns: &str, name: &str) -> Result<Option<Se
             kind: "Secret",
             namespace: ns.to_string(),
             name: name.to_string(),
-            source: Box::new(source),
+            source: source.into(),
         })
 }
 
@@ -349,14 +357,37 @@ fn check_takeover(
                 .iter()
                 .any(|o| o.controller == Some(true) && Some(&o.uid) != uid.as_ref());
             if foreign {
-                Err(conflict(
+                return Err(conflict(
                     "is controlled by another owner; creationPolicy Owner will not take it over",
-                ))
-            } else {
-                Ok(())
+                ));
             }
+            check_adoptable(es, secret).map_err(conflict)
         }
+        (CreationPolicy::Orphan, Some(secret)) => check_adoptable(es, secret).map_err(conflict),
         _ => Ok(()),
+    }
+}
+
+/// Whether Owner or Orphan may take over an existing Secret (and remove its other keys): only
+/// one this ExternalSecret already manages, one Ferry or ESO manages (their label), or one
+/// whose writer marked it with [`ADOPT_ANNOTATION`]. Anything else (an application's Secret,
+/// a Helm release) is left alone: creating an ExternalSecret must not be a way to take over,
+/// strip or garbage-collect a Secret one could not write.
+fn check_adoptable(es: &ExternalSecret, secret: &Secret) -> std::result::Result<(), &'static str> {
+    let managed = managed_by(secret, es)
+        || secret.labels().get(MANAGED_LABEL).map(String::as_str) == Some("true");
+    let marked = secret
+        .annotations()
+        .get(ADOPT_ANNOTATION)
+        .map(String::as_str)
+        == Some("true");
+    if managed || marked {
+        Ok(())
+    } else {
+        Err(
+            "exists and is not managed by Ferry or ESO; Ferry does not adopt it unless it is \
+             annotated ferry.dev/adopt=true",
+        )
     }
 }
 
@@ -421,11 +452,6 @@ fn extra_keys<'a>(
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// The restart fingerprint of a data HMAC: its first [`RESTART_HASH_LEN`] hex characters.
-pub fn restart_hash(data_hmac: &str) -> &str {
-    data_hmac.get(..RESTART_HASH_LEN).unwrap_or(data_hmac)
 }
 
 /// What one write puts on the Secret besides its name and owner.

@@ -140,7 +140,7 @@ where
         .map_err(|source| AgentError::PatchStatus {
             kind: static_kind::<K>(),
             name: name.to_string(),
-            source: Box::new(source),
+            source: source.into(),
         })?;
     Ok(true)
 }

@@ -168,7 +168,7 @@ async fn namespace_labels(client: &Client, namespace: &str) -> Result<BTreeMap<S
             kind: "Namespace",
             namespace: String::new(),
             name: namespace.to_string(),
-            source: Box::new(source),
+            source: source.into(),
         })?;
     Ok(ns.metadata.labels.unwrap_or_default())
 }

@@ -59,6 +59,6 @@ where
             kind,
             namespace: ns.to_owned(),
             name: name.to_owned(),
-            source: Box::new(source),
+            source: source.into(),
         })
 }

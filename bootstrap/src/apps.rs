@@ -81,7 +81,8 @@ async fn policy_and_role(ctx: &PhaseContext, app: &AppConfig) -> Result<(), Boot
         bound_service_account_namespaces: vec![app.namespace.clone()],
         policies: vec![name.clone()],
         ttl: Some(APP_TOKEN_TTL),
-        audience: None,
+        // Ferry requests tokens for this audience, never the API server's.
+        audience: Some(ferry_api::vault::DEFAULT_TOKEN_AUDIENCE.to_owned()),
     };
     let mount = &ctx.config.kubernetes_auth.mount;
     ctx.vault

@@ -39,6 +39,10 @@ pub async fn run(ctx: &PhaseContext) -> Result<(), BootstrapError> {
     step(ctx, "create the agent ServiceAccount", service_account(ctx)).await?;
     step(ctx, "write the agent's Vault role", write_agent_role(ctx)).await?;
     step(ctx, "apply the secret store", apply_store(ctx)).await?;
+    if !creds.has_literals() {
+        let mark = mark_for_adoption(ctx);
+        step(ctx, "mark the Flux Secret for adoption", mark).await?;
+    }
     let es_uid = step(ctx, "apply the Flux ExternalSecret", apply_es(ctx, &creds)).await?;
     if creds.has_literals() {
         let literals = apply_literals(ctx, &creds, &es_uid);
@@ -199,6 +203,32 @@ async fn apply_es(ctx: &PhaseContext, creds: &Credentials) -> Result<String, Boo
         object: format!("ExternalSecret {ns}/{name}"),
         reason: "the API server returned it without a uid".to_owned(),
     })
+}
+
+/// Annotates the Flux Secret (when it exists) so that the agent, which never takes over a
+/// Secret it does not manage unasked, adopts it under creationPolicy Owner.
+async fn mark_for_adoption(ctx: &PhaseContext) -> Result<(), BootstrapError> {
+    let flux = &ctx.config.flux;
+    let api =
+        Api::<k8s_openapi::api::core::v1::Secret>::namespaced(ctx.kube.clone(), &flux.namespace);
+    let patch = serde_json::json!({
+        "metadata": { "annotations": { ferry_api::ADOPT_ANNOTATION: "true" } }
+    });
+    match api
+        .patch(
+            &flux.secret_name,
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(e) => Err(BootstrapError::kube(format!(
+            "annotating Secret {}/{} for adoption",
+            flux.namespace, flux.secret_name
+        ))(e)),
+    }
 }
 
 /// Writes the Secret's literal keys and makes the ExternalSecret its controlling owner.

@@ -8,7 +8,9 @@ use std::path::Path;
 
 use base64::Engine;
 use ferry_vault::{AuthInfo, Login, SecretString, Vault, VaultConfig};
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::authentication::v1::{
+    TokenRequest, TokenRequestSpec, TokenReview, TokenReviewSpec,
+};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use kube::api::PostParams;
 use kube::{Api, Client};
@@ -133,15 +135,19 @@ async fn jwt_value(
                 .map_err(|source| AgentError::RequestToken {
                     namespace: namespace.clone(),
                     name: name.clone(),
-                    source: Box::new(source),
+                    source: source.into(),
                 })?;
-            match issued.status {
-                Some(status) if !status.token.is_empty() => Ok(SecretString::from(status.token)),
-                _ => Err(AgentError::ReadCredential {
-                    what: format!("ServiceAccount {namespace}/{name} token"),
-                    reason: "the TokenRequest returned no token".to_owned(),
-                }),
-            }
+            let token = match issued.status {
+                Some(status) if !status.token.is_empty() => SecretString::from(status.token),
+                _ => {
+                    return Err(AgentError::ReadCredential {
+                        what: format!("ServiceAccount {namespace}/{name} token"),
+                        reason: "the TokenRequest returned no token".to_owned(),
+                    });
+                }
+            };
+            refuse_api_server_audience(kube, namespace, name, &token).await?;
+            Ok(token)
         }
         JwtSource::PodToken => {
             let what = || format!("service-account token file {}", pod_token_path.display());
@@ -164,6 +170,51 @@ async fn jwt_value(
             }
             Ok(SecretString::from(token.to_owned()))
         }
+    }
+}
+
+/// Refuses a token the API server itself would accept. A store's `server` may be anyone's
+/// listener; a token valid against the API server would hand it the ServiceAccount's
+/// Kubernetes rights, so the token's audiences (set by the store's spec) are checked with a
+/// TokenReview for the API server's own audiences before the token is sent anywhere.
+async fn refuse_api_server_audience(
+    kube: &Client,
+    namespace: &str,
+    name: &str,
+    token: &SecretString,
+) -> Result<()> {
+    use ferry_vault::ExposeSecret;
+    let review = TokenReview {
+        spec: TokenReviewSpec {
+            token: Some(token.expose_secret().to_owned()),
+            audiences: None,
+        },
+        ..TokenReview::default()
+    };
+    let what = || format!("ServiceAccount {namespace}/{name} token");
+    let answer = Api::<TokenReview>::all(kube.clone())
+        .create(&PostParams::default(), &review)
+        .await;
+    let mut review = review;
+    if let Some(t) = review.spec.token.as_mut() {
+        t.zeroize();
+    }
+    match answer {
+        Ok(r) if r.status.as_ref().and_then(|s| s.authenticated) == Some(true) => {
+            Err(AgentError::ReadCredential {
+                what: what(),
+                reason: "its requested audiences include one the API server accepts; such a \
+                         token is never sent to a store's server (set serviceAccountRef.audiences \
+                         to the Vault role's audience)"
+                    .to_owned(),
+            })
+        }
+        Ok(_) => Ok(()),
+        Err(source) => Err(AgentError::RequestToken {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            source: source.into(),
+        }),
     }
 }
 
@@ -192,7 +243,7 @@ async fn secret_bytes(kube: &Client, r: &KeyRef) -> Result<Zeroizing<Vec<u8>>> {
             kind: "Secret",
             namespace: r.namespace.clone(),
             name: r.name.clone(),
-            source: Box::new(source),
+            source: source.into(),
         })?
         .ok_or_else(|| AgentError::ReadCredential {
             what: r.describe("Secret"),
@@ -239,7 +290,7 @@ async fn ca_bundle(
                     kind: "ConfigMap",
                     namespace: r.namespace.clone(),
                     name: r.name.clone(),
-                    source: Box::new(source),
+                    source: source.into(),
                 })?
                 .ok_or_else(|| AgentError::ReadCredential {
                     what: r.describe("ConfigMap"),

@@ -25,7 +25,7 @@ use ferry_api::{StoreKind, VaultProvider};
 use ferry_vault::Vault;
 use tokio::task::AbortHandle;
 
-use crate::error::Result;
+use crate::error::{AgentError, Result};
 use plan::{Method, Plan};
 
 /// Where Kubernetes mounts the pod's own ServiceAccount token.
@@ -107,6 +107,8 @@ pub struct Sessions {
 struct Inner {
     kube: kube::Client,
     pod_token_path: PathBuf,
+    /// A Secret no store may read (the agent's HMAC key), as (namespace, name).
+    protected: Option<(String, String)>,
     slots: Mutex<HashMap<SessionKey, Arc<Slot>>>,
     logins: AtomicU64,
 }
@@ -205,7 +207,21 @@ impl Sessions {
                     .unwrap_or_else(|| PathBuf::from(DEFAULT_POD_TOKEN_PATH)),
                 slots: Mutex::new(HashMap::new()),
                 logins: AtomicU64::new(0),
+                protected: None,
             }),
+        }
+    }
+
+    /// The same cache, refusing any store whose credentials name the Secret `namespace/name`
+    /// (the agent's HMAC key). Call before the cache is shared.
+    pub fn protecting(self, namespace: &str, name: &str) -> Sessions {
+        let mut inner = match Arc::try_unwrap(self.inner) {
+            Ok(inner) => inner,
+            Err(shared) => return Sessions { inner: shared },
+        };
+        inner.protected = Some((namespace.to_owned(), name.to_owned()));
+        Sessions {
+            inner: Arc::new(inner),
         }
     }
 
@@ -213,6 +229,17 @@ impl Sessions {
     /// login; the token is cached and renewed in the background until invalidated or revoked.
     pub async fn get(&self, store: &StoreContext) -> Result<(SessionKey, Vault)> {
         let plan = plan::plan(store)?;
+        if let Some((ns, name)) = &self.inner.protected
+            && let Some(r) = plan
+                .secret_refs()
+                .into_iter()
+                .find(|r| r.namespace == *ns && r.name == *name)
+        {
+            return Err(AgentError::ReadCredential {
+                what: r.describe("Secret"),
+                reason: "it is the agent's own HMAC key Secret, which no store may use".into(),
+            });
+        }
         let key = SessionKey(Arc::new(Identity::Plan(Box::new(plan.clone()))));
         let slot = self.inner.slot(&key);
         let mut current = slot.current.lock().await;

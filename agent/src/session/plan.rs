@@ -18,8 +18,10 @@ use crate::error::{AgentError, Result};
 /// Lifetime requested for ServiceAccount tokens when the spec gives none (ESO's default).
 pub(crate) const DEFAULT_TOKEN_EXPIRATION_SECONDS: i64 = 600;
 
-/// Audience requested for JWT-auth ServiceAccount tokens when the spec gives none (ESO's).
-pub(crate) const DEFAULT_JWT_AUDIENCE: &str = "vault";
+/// Audience requested for ServiceAccount tokens when the spec gives none: ESO's default for
+/// JWT auth, and Ferry's for Kubernetes auth too (ESO asks for the API server's own audience
+/// there), so that a token handed to a store's server is never valid against the API server.
+pub(crate) const DEFAULT_JWT_AUDIENCE: &str = ferry_api::vault::DEFAULT_TOKEN_AUDIENCE;
 
 const AUTH: &str = "spec.provider.vault.auth";
 
@@ -88,7 +90,7 @@ pub(crate) enum JwtSource {
         namespace: String,
         /// The ServiceAccount's name.
         name: String,
-        /// Requested audiences (empty: the API server's default).
+        /// Requested audiences (never empty: [`DEFAULT_JWT_AUDIENCE`] when the spec gives none).
         audiences: Vec<String>,
         /// Requested lifetime.
         expiration_seconds: i64,
@@ -162,6 +164,33 @@ impl Method {
             | Method::Kubernetes { mount, .. }
             | Method::Jwt { mount, .. } => mount,
         }
+    }
+}
+
+impl Plan {
+    /// Every Secret key the plan reads (credentials and the CA bundle).
+    pub(crate) fn secret_refs(&self) -> Vec<&KeyRef> {
+        let mut refs = Vec::new();
+        if let CaSource::Secret(r) = &self.ca {
+            refs.push(r);
+        }
+        match &self.method {
+            Method::Token { token } => refs.push(token),
+            Method::AppRole {
+                role_id, secret_id, ..
+            } => {
+                if let RoleIdSource::Secret(r) = role_id {
+                    refs.push(r);
+                }
+                refs.push(secret_id);
+            }
+            Method::Kubernetes { jwt, .. } | Method::Jwt { jwt, .. } => {
+                if let JwtSource::Secret(r) = jwt {
+                    refs.push(r);
+                }
+            }
+        }
+        refs
     }
 }
 
@@ -309,7 +338,9 @@ fn kubernetes(store: &StoreContext, k: &VaultKubernetesAuth) -> Result<Method> {
     let field = format!("{AUTH}.kubernetes");
     let mount = mount_path(&k.mount_path, &format!("{field}.mountPath"))?;
     let role = required(&k.role, &format!("{field}.role"))?;
-    // Precedence as in ESO: serviceAccountRef, then secretRef, then the pod's own token.
+    // Precedence as in ESO: serviceAccountRef, then secretRef, then the pod's own token. The
+    // pod's token is the agent's own identity: only a ClusterSecretStore (admin
+    // configuration) may use it, never a namespaced SecretStore a tenant controls.
     let jwt = if let Some(sa) = &k.service_account_ref {
         token_request(
             store,
@@ -325,8 +356,14 @@ fn kubernetes(store: &StoreContext, k: &VaultKubernetesAuth) -> Result<Method> {
             &format!("{field}.secretRef"),
             Some(DEFAULT_KUBERNETES_TOKEN_KEY),
         )?)
-    } else {
+    } else if store.kind == StoreKind::ClusterSecretStore {
         JwtSource::PodToken
+    } else {
+        return Err(invalid(
+            &field,
+            "a SecretStore must set serviceAccountRef or secretRef: the agent's own \
+             ServiceAccount token serves only ClusterSecretStores",
+        ));
     };
     Ok(Method::Kubernetes { mount, role, jwt })
 }
@@ -385,6 +422,11 @@ fn token_request(
     })?;
     let mut audiences = sa.audiences.clone();
     audiences.extend(extra_audiences);
+    audiences.retain(|a| !a.trim().is_empty());
+    if audiences.is_empty() {
+        // No audience would mean the API server's own: never request that.
+        audiences.push(DEFAULT_JWT_AUDIENCE.to_owned());
+    }
     Ok(JwtSource::TokenRequest {
         namespace,
         name,

@@ -92,7 +92,8 @@ fn kubernetes_defaults_follow_eso() -> Result<()> {
         role: "app".into(),
         ..VaultKubernetesAuth::default()
     };
-    let p = plan(&store(StoreKind::SecretStore, k(base.clone())))?;
+    // The pod's own token serves a ClusterSecretStore only (admin configuration).
+    let p = plan(&store(StoreKind::ClusterSecretStore, k(base.clone())))?;
     assert_eq!(
         p.method,
         Method::Kubernetes {
@@ -101,6 +102,13 @@ fn kubernetes_defaults_follow_eso() -> Result<()> {
             jwt: JwtSource::PodToken,
         }
     );
+    match plan(&store(StoreKind::SecretStore, k(base.clone()))) {
+        Err(AgentError::ValidateSpec { field, message }) => {
+            assert_eq!(field, "spec.provider.vault.auth.kubernetes");
+            assert!(message.contains("serviceAccountRef"), "{message}");
+        }
+        other => panic!("a SecretStore must not use the agent's token, got {other:?}"),
+    }
     let with_secret = VaultKubernetesAuth {
         secret_ref: Some(sel("sa-token", None, None)),
         ..base.clone()
@@ -117,7 +125,7 @@ fn kubernetes_defaults_follow_eso() -> Result<()> {
         }),
         ..base
     };
-    let p = plan(&store(StoreKind::SecretStore, k(with_sa)))?;
+    let p = plan(&store(StoreKind::SecretStore, k(with_sa.clone())))?;
     let Method::Kubernetes { jwt, .. } = p.method else {
         panic!("expected kubernetes");
     };
@@ -130,6 +138,14 @@ fn kubernetes_defaults_follow_eso() -> Result<()> {
             expiration_seconds: 600,
         }
     );
+    // No audience (or only blank ones) never means the API server's: Vault's default.
+    let mut no_audience = with_sa;
+    if let Some(sa) = no_audience.service_account_ref.as_mut() {
+        sa.audiences = vec![" ".into()];
+    }
+    let p = plan(&store(StoreKind::SecretStore, k(no_audience)))?;
+    assert!(matches!(&p.method, Method::Kubernetes {
+        jwt: JwtSource::TokenRequest { audiences, .. }, .. } if audiences == &["vault"]));
     Ok(())
 }
 

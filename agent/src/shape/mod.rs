@@ -13,6 +13,7 @@ mod build;
 mod data;
 mod find;
 mod json;
+mod object;
 mod rewrite;
 mod template;
 mod validate;
@@ -29,6 +30,7 @@ use ferry_api::{ExternalSecretDataRemoteRef, ExternalSecretSpec};
 pub use build::{FindResults, build, build_all};
 pub use data::SecretData;
 pub use find::FindFilter;
+pub use object::{SERVICE_ACCOUNT_TOKEN_TYPE, WritePolicy, check_rendered};
 pub use template::{Rendered, TemplateSources, render_template, template_sources};
 pub use validate::{unsupported, validate};
 

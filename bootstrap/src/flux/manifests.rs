@@ -129,7 +129,8 @@ pub fn agent_role(config: &BootstrapConfig) -> KubernetesRole {
         bound_service_account_namespaces: namespaces,
         policies: vec![agent.policy.clone()],
         ttl: Some(AGENT_TOKEN_TTL),
-        audience: None,
+        // Ferry requests the agent's tokens for this audience, never the API server's.
+        audience: Some(ferry_api::vault::DEFAULT_TOKEN_AUDIENCE.to_owned()),
     }
 }
 

@@ -113,6 +113,7 @@ impl ExternalSecret {
             .target
             .name
             .as_deref()
+            .filter(|n| !n.is_empty())
             .or(self.metadata.name.as_deref())
             .unwrap_or_default()
     }

@@ -50,3 +50,8 @@ pub const MANAGED_LABEL: &str = "reconcile.external-secrets.io/managed";
 
 /// Field manager used for every server-side apply Ferry makes.
 pub const FIELD_MANAGER: &str = "ferry";
+
+/// Annotation by which whoever may write a Secret lets an ExternalSecret with creationPolicy
+/// Owner or Orphan take it over (value `"true"`). Without it, only a Secret already managed
+/// by Ferry or ESO is taken over.
+pub const ADOPT_ANNOTATION: &str = "ferry.dev/adopt";

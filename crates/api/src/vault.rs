@@ -22,6 +22,11 @@ pub const DEFAULT_JWT_PATH: &str = "jwt";
 /// Secret key read by Kubernetes auth when `secretRef.key` is omitted.
 pub const DEFAULT_KUBERNETES_TOKEN_KEY: &str = "token";
 
+/// The audience of the ServiceAccount tokens Ferry requests for Vault when a store names none
+/// (ESO's default for JWT auth, and Ferry's for Kubernetes auth too). A Vault Kubernetes auth
+/// role that admits such tokens sets `audience` to it.
+pub const DEFAULT_TOKEN_AUDIENCE: &str = "vault";
+
 /// Connection and authentication settings for a Vault server.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
