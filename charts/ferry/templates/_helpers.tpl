@@ -45,3 +45,54 @@ app.kubernetes.io/component: agent
 {{- define "ferry.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
+
+{{/* Labels on the bootstrap Job's objects (its pod's selector labels plus the common ones). */}}
+{{- define "ferry.bootstrapLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "ferry.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: bootstrap
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* Whether the chart creates the bootstrap Job's ServiceAccount (not for the deprecated bootstrap.serviceAccountName, which names an existing one). */}}
+{{- define "ferry.bootstrapCreateServiceAccount" -}}
+{{- if and .Values.bootstrap.serviceAccount.create (not .Values.bootstrap.serviceAccountName) }}true{{ end }}
+{{- end }}
+
+{{/* The bootstrap Job's ServiceAccount name: its own, never the agent's. */}}
+{{- define "ferry.bootstrapServiceAccountName" -}}
+{{- $b := .Values.bootstrap }}
+{{- $name := "" }}
+{{- if $b.serviceAccountName }}
+{{- $name = $b.serviceAccountName }}
+{{- else if $b.serviceAccount.create }}
+{{- $name = default (printf "%s-bootstrap" (include "ferry.fullname" .)) $b.serviceAccount.name }}
+{{- else }}
+{{- $name = required "bootstrap.serviceAccount.name is required when bootstrap.serviceAccount.create is false" $b.serviceAccount.name }}
+{{- end }}
+{{- if eq $name (include "ferry.serviceAccountName" .) }}
+{{- fail (printf "the bootstrap Job must not run as the agent's ServiceAccount %q: give it its own (bootstrap.serviceAccount)" $name) }}
+{{- end }}
+{{- $name }}
+{{- end }}
+
+{{/* The Secret the bootstrap Job reads its values from, as NAMESPACE/NAME (bootstrap.envSecret, or the deprecated bootstrap.envFromSecret); empty when none. */}}
+{{- define "ferry.bootstrapEnvSecret" -}}
+{{- $b := .Values.bootstrap }}
+{{- if and $b.envSecret $b.envFromSecret (ne $b.envSecret $b.envFromSecret) }}
+{{- fail "set bootstrap.envSecret only (bootstrap.envFromSecret is its deprecated alias)" }}
+{{- end }}
+{{- $s := default $b.envFromSecret $b.envSecret }}
+{{- if $s }}
+{{- $parts := splitList "/" $s }}
+{{- if eq (len $parts) 1 }}
+{{- printf "%s/%s" .Release.Namespace $s }}
+{{- else if and (eq (len $parts) 2) (first $parts) (last $parts) }}
+{{- $s }}
+{{- else }}
+{{- fail (printf "bootstrap.envSecret must be NAME or NAMESPACE/NAME, not %q" $s) }}
+{{- end }}
+{{- end }}
+{{- end }}
