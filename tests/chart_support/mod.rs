@@ -161,3 +161,72 @@ pub fn service_monitor_crd() -> Value {
         }
     })
 }
+
+/// A TokenRequest token for the ServiceAccount `namespace/name`, as the kubelet projects one
+/// into a pod.
+pub async fn service_account_token(client: &kube::Client, namespace: &str, name: &str) -> String {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            audiences: Vec::new(),
+            expiration_seconds: Some(3600),
+            bound_object_ref: None,
+        },
+        ..Default::default()
+    };
+    Api::<ServiceAccount>::namespaced(client.clone(), namespace)
+        .create_token_request(name, &kube::api::PostParams::default(), &request)
+        .await
+        .unwrap_or_else(|e| panic!("a token for {namespace}/{name}: {e}"))
+        .status
+        .unwrap()
+        .token
+}
+
+/// A client for the API server in `kubeconfig` that authenticates with `token` only.
+pub async fn client_with_token(kubeconfig: &std::path::Path, token: &str) -> kube::Client {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    let kubeconfig = Kubeconfig::read_from(kubeconfig).unwrap();
+    let mut config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .unwrap();
+    config.auth_info = kube::config::AuthInfo {
+        token: Some(secrecy::SecretString::from(token.to_owned())),
+        ..Default::default()
+    };
+    kube::Client::try_from(config).unwrap()
+}
+
+/// What a SelfSubjectAccessReview asks: `verb` on `group`/`resource` (`resource/subresource`
+/// for a subresource), in `namespace` ("" for cluster-scoped or all), named `name` ("" for
+/// any).
+pub struct Access<'a> {
+    pub verb: &'a str,
+    pub group: &'a str,
+    pub resource: &'a str,
+    pub namespace: &'a str,
+    pub name: &'a str,
+}
+
+/// Whether the real API server's authorizer allows `access` to the client's own identity.
+pub async fn allowed(client: &kube::Client, access: &Access<'_>) -> bool {
+    use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
+    let (resource, subresource) = access
+        .resource
+        .split_once('/')
+        .unwrap_or((access.resource, ""));
+    let review: SelfSubjectAccessReview = serde_json::from_value(json!({
+        "spec": { "resourceAttributes": {
+            "verb": access.verb, "group": access.group, "resource": resource,
+            "subresource": subresource, "namespace": access.namespace, "name": access.name,
+        } }
+    }))
+    .unwrap();
+    let answer = Api::<SelfSubjectAccessReview>::all(client.clone())
+        .create(&kube::api::PostParams::default(), &review)
+        .await
+        .unwrap();
+    answer.status.unwrap().allowed
+}
