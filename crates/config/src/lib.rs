@@ -14,7 +14,8 @@
 //! - [`json_schema`]: the JSON Schema, committed as `docs/bootstrap.schema.json`.
 //!
 //! Modules: [`schema`] (top level, vault, init, kv, kubernetesAuth, agent), [`env`](mod@env),
-//! [`flux`], [`apps`], [`check`], [`recipient`], [`error`].
+//! [`flux`], [`apps`], [`check`], [`recipient`], [`error`]; unknown keys in errors are shown
+//! only when plainly misspelt field names (`suggest`).
 
 pub mod apps;
 pub mod check;
@@ -27,6 +28,7 @@ mod parse;
 pub mod recipient;
 mod rules;
 pub mod schema;
+mod suggest;
 mod validate;
 
 #[cfg(test)]

@@ -92,8 +92,21 @@ fn parse_error(
         message = stripped.to_owned();
     }
     let mut field = if path == "." { String::new() } else { path };
-    // serde names the offending key in the message; make it part of the path.
-    if let Some(name) = named_key(&message) {
+    // serde names the offending key in the message. A missing field is the schema's name:
+    // make it part of the path. An unknown key is text from the file: the path stays at
+    // its parent, and the message shows the key only if it is plainly a misspelling.
+    let unknown = message.starts_with("unknown field `");
+    if unknown {
+        // serde_path_to_error ends the path with the unknown key itself: drop it.
+        if let Some(key) = named_key(&message) {
+            if field == key {
+                field.clear();
+            } else if let Some(parent) = field.strip_suffix(&format!(".{key}")) {
+                field.truncate(parent.len());
+            }
+        }
+        message = unknown_field_message(&message);
+    } else if let Some(name) = named_key(&message) {
         let already = field == name || field.ends_with(&format!(".{name}"));
         if !already {
             if !field.is_empty() {
@@ -108,7 +121,7 @@ fn parse_error(
     // Errors raised after a node was read (an `EnvCheck` or `FluxAuth` with the wrong
     // keys) carry the position of an enclosing node; move forward to the node itself.
     // An unknown key keeps serde_yaml's position (the key's), and a syntax error its own.
-    if !message.starts_with("unknown field")
+    if !unknown
         && let Some(exact) = locate_exact(text, &field)
         && location.is_none_or(|at| (exact.line, exact.column) > (at.line, at.column))
     {
@@ -128,6 +141,22 @@ fn parse_error(
         location,
         message: redact(&message),
     }
+}
+
+/// serde's `` unknown field `key`, expected … `` rebuilt without the key, unless it is a
+/// misspelling of an expected name ([`crate::suggest`]); the expected names are the schema's.
+fn unknown_field_message(message: &str) -> String {
+    let expected = crate::suggest::expected_names(message);
+    let key = named_key(message).unwrap_or_default();
+    let mut out = match crate::suggest::misspelt(key, &expected) {
+        Some(name) => format!("unknown field `{key}` (did you mean `{name}`?)"),
+        None => "unknown field (its name is not shown)".to_owned(),
+    };
+    if !expected.is_empty() {
+        let list: Vec<String> = expected.iter().map(|n| format!("`{n}`")).collect();
+        out.push_str(&format!(", expected one of {}", list.join(", ")));
+    }
+    out
 }
 
 /// The key named by an `unknown field` or `missing field` message.
@@ -150,13 +179,23 @@ fn ancestors(path: &str) -> Vec<&str> {
 }
 
 /// Removes what serde quotes from the file in messages: the unexpected value before
-/// `, expected` (`string "…"`, `` integer `…` ``, `` unknown variant `…` ``), except key
-/// names of unknown, missing or duplicate fields; and any backticked fragment that looks
-/// like a secret. A value pasted into the wrong place is never echoed.
+/// `, expected` (`string "…"`, `` integer `…` ``, `` unknown variant `…` ``), except the
+/// schema's names of missing or duplicate fields and an unknown key already vetted by
+/// [`unknown_field_message`]; and any backticked fragment that looks like a secret. A value
+/// pasted into the wrong place is never echoed.
 fn redact(message: &str) -> String {
-    let names_a_key = ["unknown field `", "missing field `", "duplicate field `"]
-        .iter()
-        .any(|lead| message.starts_with(lead));
+    if message.starts_with("deserializing nested enum") {
+        // serde_yaml names the YAML tag from the file here.
+        return "nested enums with YAML tags are not supported".to_owned();
+    }
+    let names_a_key = [
+        "unknown field `",
+        "unknown field (",
+        "missing field `",
+        "duplicate field `",
+    ]
+    .iter()
+    .any(|lead| message.starts_with(lead));
     let (head, tail) = match message.find(", expected") {
         Some(i) => message.split_at(i),
         None => (message, ""),

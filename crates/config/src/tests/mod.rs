@@ -4,6 +4,7 @@
 mod check;
 mod files;
 mod parsing;
+mod planted;
 mod validate;
 
 use crate::{BootstrapConfig, ConfigError, Location, parse};

@@ -60,25 +60,36 @@ fn minimal_config_takes_the_defaults() {
 #[test]
 fn unknown_key_is_a_parse_error_with_line_and_column() {
     let (field, location, message) = parse_err(&edit(MINIMAL, "  address: http", "  adress: http"));
-    assert_eq!(field, "vault.adress");
+    assert_eq!(field, "vault");
     assert_eq!(location, at(2, 3));
-    assert!(message.contains("unknown field `adress`"), "{message}");
+    assert!(
+        message.starts_with("unknown field `adress` (did you mean `address`?), expected one of"),
+        "{message}"
+    );
 
     let nested = edit(
         EXAMPLE,
         "          target: myapp-secrets",
         "          targte: myapp-secrets",
     );
-    let (field, location, _) = parse_err(&nested);
-    assert_eq!(field, "apps[1].externalSecrets[0].create.targte");
+    let (field, location, message) = parse_err(&nested);
+    assert_eq!(field, "apps[1].externalSecrets[0].create");
     assert!(location.is_some_and(|l| l.line > 100));
+    assert!(
+        message.contains("`targte` (did you mean `target`?)"),
+        "{message}"
+    );
 }
 
 #[test]
-fn unknown_top_level_section_is_named() {
-    let (field, location, _) = parse_err(&format!("{MINIMAL}polcy: x\n"));
-    assert_eq!(field, "polcy");
+fn unknown_top_level_section_is_located_not_named() {
+    let (field, location, message) = parse_err(&format!("{MINIMAL}polcy: x\n"));
+    assert_eq!(field, ".");
     assert_eq!(location, at(16, 1));
+    assert!(
+        message.starts_with("unknown field (its name is not shown), expected one of `vault`"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -173,7 +184,7 @@ fn parse_error_display_names_origin_field_and_position() {
     };
     assert!(
         err.to_string()
-            .starts_with("clusters/prod/bootstrap.yaml:2:3: vault.adress: unknown field"),
+            .starts_with("clusters/prod/bootstrap.yaml:2:3: vault: unknown field `adress`"),
         "{err}"
     );
     assert_eq!(err.category(), "parse");
