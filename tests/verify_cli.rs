@@ -362,3 +362,65 @@ async fn config_drives_known_values_and_the_environment_check() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("/nonexistent/bootstrap.yaml"));
 }
+
+/// A malformed `--allowlist` or `--baseline` is an input error (exit 2) that names the file,
+/// the entry and the line and column, and never echoes the file's content: a token pasted
+/// into it as a key, a value or inside broken syntax stays out of the output.
+#[test]
+fn malformed_allowlist_and_baseline_never_echo_their_content() {
+    let token = github_token();
+    let planted = repo(&[("README.md", "# demo\n")], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "--allowlist",
+            "allow.yaml",
+            format!("allow:\n  - rule: x\n    {token}: y\n    reason: r\n"),
+            "line 3, column 5: allow[0]",
+        ),
+        (
+            "--allowlist",
+            "allow.yaml",
+            format!("allow:\n  - rule: {token}\n    path: a\n"),
+            "allow[0]",
+        ),
+        (
+            "--allowlist",
+            "allow.yaml",
+            format!("allow:\n  - rule: \"{token}\n"),
+            "line 3, column 1",
+        ),
+        (
+            "--baseline",
+            "base.json",
+            format!("{{\"findings\": [{{\"rule\": [\"{token}\"]}}]}}"),
+            "findings[0]",
+        ),
+        (
+            "--baseline",
+            "base.json",
+            format!("{{\"findings\": [], \"{token}\": "),
+            "line 1",
+        ),
+    ];
+    for (flag, name, content, place) in cases {
+        let file = dir.path().join(name);
+        std::fs::write(&file, &content).unwrap();
+        let out = ferry(
+            &[
+                "--repo",
+                planted.path().to_str().unwrap(),
+                "--skip-cluster",
+                "--skip-env",
+                flag,
+                file.to_str().unwrap(),
+            ],
+            &[],
+        );
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{all}");
+        assert!(all.contains(file.to_str().unwrap()), "{all}");
+        assert!(all.contains(place), "{place:?} missing: {all}");
+        assert!(!all.contains(&token[..12]), "the content was echoed: {all}");
+    }
+}

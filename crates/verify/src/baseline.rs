@@ -8,11 +8,13 @@
 //! - cluster object: rule, kind, namespace, name and field;
 //! - environment: rule and variable name.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use crate::input_error::Indexed;
 use crate::{Finding, Location, VerifyError};
 
 /// The part of a finding that identifies it across runs.
@@ -45,12 +47,43 @@ fn key(f: &Finding) -> Key {
     }
 }
 
-/// Either a full JSON report or a bare array of findings.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum BaselineFile {
-    Report { findings: Vec<Finding> },
-    Bare(Vec<Finding>),
+/// Either a full JSON report (an object with `findings`; other keys are ignored) or a bare
+/// array of findings. The index of an entry that fails to parse is recorded in `failed`, so
+/// the error can name it without quoting it.
+struct BaselineSeed<'a> {
+    failed: &'a Cell<Option<usize>>,
+}
+
+impl<'de> DeserializeSeed<'de> for BaselineSeed<'_> {
+    type Value = Vec<Finding>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BaselineSeed<'_> {
+    type Value = Vec<Finding>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a ferry verify JSON report or an array of findings")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        Indexed::new(self.failed).visit_seq(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut findings = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "findings" && findings.is_none() {
+                findings = Some(map.next_value_seed(Indexed::new(self.failed))?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        findings.ok_or_else(|| serde::de::Error::missing_field("findings"))
+    }
 }
 
 /// The findings of a previous report, to suppress.
@@ -70,15 +103,25 @@ impl Baseline {
         Self::parse(text, Path::new("<inline>"))
     }
 
+    /// Parses `text`; errors name the file, the entry (`findings[3]`) and the line and
+    /// column, and never quote the file (see [`crate::input_error`]).
     fn parse(text: &str, path: &Path) -> Result<Self, VerifyError> {
-        let file: BaselineFile =
-            serde_json::from_str(text).map_err(|source| VerifyError::ParseBaseline {
-                path: PathBuf::from(path),
-                source,
-            })?;
-        let findings = match file {
-            BaselineFile::Report { findings } | BaselineFile::Bare(findings) => findings,
+        let bad = |problem: crate::input_error::Problem| VerifyError::ParseBaseline {
+            path: PathBuf::from(path),
+            message: problem.to_string(),
         };
+        // First the syntax alone (serde_json's syntax messages are fixed texts).
+        serde_json::from_str::<IgnoredAny>(text)
+            .map_err(|e| bad(crate::input_error::json(&e, None)))?;
+        let failed = Cell::new(None);
+        let mut de = serde_json::Deserializer::from_str(text);
+        let findings = BaselineSeed { failed: &failed }
+            .deserialize(&mut de)
+            .and_then(|findings| de.end().map(|()| findings))
+            .map_err(|e| {
+                let entry = failed.get().map(|i| format!("findings[{i}]"));
+                bad(crate::input_error::json(&e, entry))
+            })?;
         Ok(Self::from_findings(&findings))
     }
 
@@ -147,5 +190,49 @@ mod tests {
         }
         assert!(!base.contains(&other_line));
         assert!(Baseline::from_json("{\"nope\": 1}").is_err());
+        let bare = format!("[{}]", serde_json::to_string(&old).unwrap());
+        assert_eq!(Baseline::from_json(&bare).unwrap().len(), 1);
+        let extra = format!("{{\"tool\": {{\"x\": [1]}}, \"findings\": {bare}}}");
+        assert_eq!(Baseline::from_json(&extra).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn errors_name_entry_and_position_never_content() {
+        let good = r#"{"rule":"known-value","location":{"type":"env","name":"A"},"message":"m"}"#;
+        for t in [
+            "ghp_PLANTEDtoken0123456789abcdefghijklmn",
+            "Zq8rT5wK-planted-password",
+        ] {
+            let cases = [
+                (
+                    format!(r#"{{"findings": [{good}, {{"rule": 1, "{t}": 2}}]}}"#),
+                    "findings[1]",
+                ),
+                (
+                    format!(r#"[{good}, {good}, {{"rule":"{t}","location":"{t}"}}]"#),
+                    "findings[2]",
+                ),
+                (
+                    format!(
+                        r#"[{{"rule":"r","location":{{"type":"{t}","name":"x"}},"message":"m"}}]"#
+                    ),
+                    "unknown variant",
+                ),
+                (format!(r#"{{"findings": "{t}"}}"#), "invalid type: string"),
+                (format!(r#"{{"findings": [{good}], "{t}": "#), "line 1"),
+                (format!(r#"["{t}"#), "line 1"),
+                (t.to_owned(), "expected value"),
+                (format!(r#"{{"{t}": 1}}"#), "missing field `findings`"),
+                (format!(r#"[{good}] "{t}""#), "trailing characters"),
+            ];
+            for (json, want) in cases {
+                let err = Baseline::from_json(&json).unwrap_err();
+                let text = format!("{err} | {err:?}");
+                assert!(!text.contains(&t[..10]), "{t} echoed: {text}");
+                assert!(text.contains(want), "{want:?} missing: {text}");
+                assert!(text.contains("<inline>"), "{text}");
+                assert!(std::error::Error::source(&err).is_none());
+            }
+        }
     }
 }

@@ -96,17 +96,16 @@ pub enum VerifyError {
     ParseAllowlist {
         /// The allowlist file (or `<inline>`).
         path: PathBuf,
-        /// What is wrong with it.
+        /// Line and column, the entry or field, and what is wrong; never the file's content.
         message: String,
     },
     /// The baseline file is not a JSON report written by this crate.
-    #[error("baseline {path} is not a ferry verify JSON report")]
+    #[error("baseline {path} is not a ferry verify JSON report: {message}")]
     ParseBaseline {
         /// The baseline file (or `<inline>`).
         path: PathBuf,
-        /// The JSON error (positions only, never content).
-        #[source]
-        source: serde_json::Error,
+        /// Line and column, the entry, and what is wrong; never the file's content.
+        message: String,
     },
     /// A working-tree exclude glob does not compile.
     #[error("exclude glob {glob:?}: {message}")]

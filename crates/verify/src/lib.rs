@@ -40,6 +40,7 @@ mod error;
 mod finding;
 mod git;
 pub mod init_material;
+mod input_error;
 mod known;
 mod manifest;
 mod objects;
