@@ -118,7 +118,7 @@ async fn the_agent_syncs_with_in_cluster_configuration_and_the_charts_rbac() {
         "db",
         json!({
             "refreshInterval": "1h",
-            "secretStoreRef": { "name": "vault", "kind": "SecretStore" },
+            "secretStoreRef": { "name": env.prefix, "kind": "ClusterSecretStore" },
             "target": { "name": "db" },
             "data": [{ "secretKey": "password",
                 "remoteRef": { "key": env.path("db"), "property": "password" } }]
@@ -193,8 +193,9 @@ async fn pod_token(env: &TestEnv, namespace: &str, name: &str) -> String {
         .token
 }
 
-/// A SecretStore with Kubernetes auth and no credential reference: the agent uses its pod
-/// token. The Vault role admits the chart's ServiceAccount and reads this test's prefix.
+/// A ClusterSecretStore with Kubernetes auth and no credential reference: the agent uses its
+/// pod token (admin configuration; a namespaced SecretStore may not). The Vault role admits
+/// the chart's ServiceAccount and reads this test's prefix.
 async fn kubernetes_store(env: &TestEnv, namespace: &str, service_account: &str) {
     let policy = format!("{}-read", env.prefix);
     let hcl = format!(
@@ -217,9 +218,9 @@ async fn kubernetes_store(env: &TestEnv, namespace: &str, service_account: &str)
     common::create(
         env,
         "v1",
-        "SecretStore",
+        "ClusterSecretStore",
         json!({
-            "metadata": { "name": "vault" },
+            "metadata": { "name": env.prefix },
             "spec": {
                 "controller": env.prefix,
                 "provider": { "vault": {

@@ -1,7 +1,8 @@
 //! With trace-level logging on for every crate, a full sync (success, a missing property, a
 //! permission-denied path, a bad token, a template that renders and one that fails on a value,
-//! a find with a rewrite) leaves no secret value, nor a rendered form of one, in the logs,
-//! statuses or Events.
+//! a find with a rewrite, writes the API server would reject with the value quoted, and
+//! templateFrom sources rendered into labels or failing) leaves no secret value, nor a
+//! rendered form of one, in the logs, statuses or Events.
 
 mod common;
 
@@ -137,6 +138,64 @@ async fn trace_logs_statuses_and_events_hold_no_secret_values() {
         }),
     )
     .await;
+    // Rejected writes: a label made of a value too long for a label, and a Secret the agent
+    // reads for templateFrom turned into labels; the API server would quote both.
+    let long_value = format!("long-label-value-{}", "q".repeat(60));
+    put(&env, "long", json!({ "v": long_value })).await;
+    let source: Secret = serde_json::from_value(json!({
+        "metadata": { "name": "source" },
+        "stringData": { "password": format!("template-source-{}", "w".repeat(60)) }
+    }))
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &source)
+        .await
+        .unwrap();
+    // A template read from a Secret that fails on a value (b64dec of text).
+    let failing: Secret = serde_json::from_value(json!({
+        "metadata": { "name": "source-bad" },
+        "stringData": { "password": format!("failing-source-{} {{{{ .v | b64dec }}}}", "z".repeat(60)) }
+    }))
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &failing)
+        .await
+        .unwrap();
+    external_secret(
+        &env,
+        "label-rejected",
+        json!({
+            "secretStoreRef": { "name": "store" },
+            "data": [ { "secretKey": "v", "remoteRef": { "key": env.path("long"), "property": "v" } } ],
+            "target": { "template": { "metadata": { "labels": { "leak": "{{ .v }}" } } } }
+        }),
+    )
+    .await;
+    external_secret(
+        &env,
+        "from-source",
+        json!({
+            "secretStoreRef": { "name": "store" },
+            "data": [ { "secretKey": "v", "remoteRef": { "key": env.path("long"), "property": "v" } } ],
+            "target": { "template": { "templateFrom": [ { "target": "Labels",
+                "secret": { "name": "source", "items": [ { "key": "password", "templateAs": "KeysAndValues" } ] } } ] } }
+        }),
+    )
+    .await;
+    external_secret(
+        &env,
+        "source-fails",
+        json!({
+            "secretStoreRef": { "name": "store" },
+            "data": [ { "secretKey": "v", "remoteRef": { "key": env.path("long"), "property": "v" } } ],
+            "target": { "template": { "templateFrom": [ {
+                "secret": { "name": "source-bad", "items": [ { "key": "password" } ] } } ] } }
+        }),
+    )
+    .await;
+    wait_reason(&env, "label-rejected", "SecretSyncedError").await;
+    wait_reason(&env, "from-source", "SecretSyncedError").await;
+    wait_reason(&env, "source-fails", "SecretSyncedError").await;
     wait_reason(&env, "good", "SecretSynced").await;
     wait_reason(&env, "missing", "SecretSyncedError").await;
     wait_reason(&env, "denied", "SecretSyncedError").await;
@@ -161,6 +220,11 @@ async fn trace_logs_statuses_and_events_hold_no_secret_values() {
     );
     let mut forbidden: Vec<String> = values.iter().map(|v| v.to_string()).collect();
     forbidden.push("hvs.not-a-valid-token-5561".into());
+    forbidden.push(long_value.clone());
+    forbidden.push(format!("template-source-{}", "w".repeat(60)));
+    forbidden.push("q".repeat(40));
+    forbidden.push("w".repeat(40));
+    forbidden.push("z".repeat(40));
     forbidden.push(secrecy::ExposeSecret::expose_secret(&env.root_token()).to_string());
     for v in values {
         forbidden.push(base64::engine::general_purpose::STANDARD.encode(v));

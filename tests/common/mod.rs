@@ -56,15 +56,22 @@ pub fn config(env: &TestEnv) -> AgentConfig {
 pub async fn start_agent_with(env: &TestEnv, config: AgentConfig) -> RunningAgent {
     install_crds(&env.kube).await;
     let agent = Agent::new(env.kube.clone(), config).await.unwrap();
-    let stats = agent.stats();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(agent.run(async move {
-        let _ = rx.await;
-    }));
-    RunningAgent {
-        stats,
-        stop: Some(tx),
-        task: Some(task),
+    RunningAgent::spawn(agent)
+}
+
+impl RunningAgent {
+    /// Runs a configured agent on a task of its own.
+    pub fn spawn(agent: Agent) -> RunningAgent {
+        let stats = agent.stats();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(agent.run(async move {
+            let _ = rx.await;
+        }));
+        RunningAgent {
+            stats,
+            stop: Some(tx),
+            task: Some(task),
+        }
     }
 }
 
