@@ -265,7 +265,8 @@ fn the_network_policy_is_on_and_admits_no_scraper_by_default() {
     );
     let egress = spec["egress"].as_array().unwrap();
     assert_eq!(egress.len(), 3);
-    assert_eq!(egress[0]["ports"][0]["port"], 6443);
+    assert_eq!(egress[0]["ports"][0]["port"], 443);
+    assert_eq!(egress[0]["ports"][1]["port"], 6443);
     assert_eq!(egress[1]["ports"][0]["port"], 8200);
     assert_eq!(egress[2]["ports"][0]["port"], 53);
 
