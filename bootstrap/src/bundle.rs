@@ -1,6 +1,7 @@
 //! The init bundle: Vault's unseal keys and initial root token, age-encrypted to the
-//! `init.recipients` and written to a file (0600, temp file + fsync + rename) and/or a
-//! Kubernetes Secret (ciphertext only) before Vault is unsealed.
+//! `init.recipients` and written to a file (mode 0600 through a random-named `O_EXCL`
+//! temporary file, fsync, rename, directory fsync) and/or a Kubernetes Secret (ciphertext
+//! only) before Vault is unsealed.
 //!
 //! The plaintext exists only in memory that is zeroized on drop ([`InitBundle`]).
 
@@ -183,8 +184,11 @@ pub async fn store(
     Ok(())
 }
 
-/// Writes `bytes` to `path` with mode 0600: a temporary file beside it, fsync, rename,
-/// fsync of the directory.
+/// Writes `bytes` to `path` with mode 0600: a temporary file beside it with a random name,
+/// created with `O_CREAT|O_EXCL` (so a planted file or symlink makes the create fail
+/// instead of being followed) and mode 0600 from the start, then fsync, rename over `path`
+/// (which replaces a symlink at `path` rather than writing through it), and fsync of the
+/// directory.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), BootstrapError> {
     let err = |reason: String| BootstrapError::WriteBundle {
         target: path.display().to_string(),
@@ -197,19 +201,28 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), BootstrapError> {
     let name = path
         .file_name()
         .ok_or_else(|| err("not a file path".into()))?;
-    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    let mut builder = tempfile::Builder::new();
+    let prefix = format!(".{}.", name.to_string_lossy());
+    builder.prefix(&prefix).suffix(".tmp");
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp).map_err(|e| err(e.to_string()))?;
-    file.write_all(bytes).map_err(|e| err(e.to_string()))?;
-    file.sync_all().map_err(|e| err(e.to_string()))?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600));
+    let mut tmp = builder.tempfile_in(&dir).map_err(|e| {
+        err(format!(
+            "creating a temporary file in {}: {e}",
+            dir.display()
+        ))
+    })?;
+    tmp.write_all(bytes)
+        .map_err(|e| err(format!("writing the temporary file: {e}")))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| err(format!("syncing the temporary file: {e}")))?;
+    // On failure the temporary file is removed when `PersistError` drops it.
+    tmp.persist(path)
+        .map_err(|e| err(format!("renaming the temporary file: {}", e.error)))?;
+    std::fs::File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| err(format!("syncing the directory {}: {e}", dir.display())))?;
     Ok(())
 }
 

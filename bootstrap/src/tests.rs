@@ -118,3 +118,40 @@ fn the_bundle_opens_only_with_a_recipient_identity() {
     let err = crate::bundle::open(&sealed, &other, &source).unwrap_err();
     assert!(matches!(err, BootstrapError::OpenBundle { .. }), "{err}");
 }
+
+#[cfg(unix)]
+#[test]
+fn the_bundle_file_write_follows_no_planted_symlink() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let victim_tmp = elsewhere.path().join("victim-tmp");
+    let victim_dest = elsewhere.path().join("victim-dest");
+    std::fs::write(&victim_tmp, b"untouched-1").unwrap();
+    std::fs::write(&victim_dest, b"untouched-2").unwrap();
+    let dest = dir.path().join("vault-init.age");
+    // The temporary name the old code used, and the destination itself, point elsewhere.
+    symlink(&victim_tmp, dir.path().join(".vault-init.age.tmp")).unwrap();
+    symlink(&victim_dest, &dest).unwrap();
+
+    crate::bundle::write_file(&dest, b"sealed-bytes").unwrap();
+
+    assert_eq!(std::fs::read(&victim_tmp).unwrap(), b"untouched-1");
+    assert_eq!(std::fs::read(&victim_dest).unwrap(), b"untouched-2");
+    let meta = std::fs::symlink_metadata(&dest).unwrap();
+    assert!(meta.file_type().is_file(), "the symlink was replaced");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::read(&dest).unwrap(), b"sealed-bytes");
+    // No temporary file is left behind; the planted symlink is left alone.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+
+    // A directory that does not exist: an error naming the file, nothing written.
+    let err = crate::bundle::write_file(&dir.path().join("missing/x.age"), b"x").unwrap_err();
+    assert!(matches!(err, BootstrapError::WriteBundle { .. }), "{err}");
+    assert!(err.to_string().contains("missing/x.age"), "{err}");
+}
