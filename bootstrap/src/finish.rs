@@ -4,8 +4,10 @@
 //!
 //! The verify step runs before the revocations because it reads the known values from
 //! Vault with the admin token. The revocations also run, best effort, when a run fails
-//! ([`revoke_all`]).
+//! ([`revoke_all`]). The root token counts as revoked only when Vault says so
+//! ([`confirm_revoked`]); an unreachable or sealed Vault fails the phase instead.
 
+use ferry_vault::VaultError;
 use ferry_verify::{ClusterScope, Scanner, check_cluster, known_entries, read_known_values};
 
 use crate::context::PhaseContext;
@@ -87,7 +89,7 @@ async fn revoke_bootstrap(bootstrap: &Admin) -> Result<(), BootstrapError> {
     match bootstrap.vault.revoke_self().await {
         Ok(()) => Ok(()),
         // Already revoked or expired.
-        Err(e) if e.is_forbidden() => Ok(()),
+        Err(e) if crate::session::says_token_invalid(&e) => Ok(()),
         Err(e) => Err(BootstrapError::vault("revoking the bootstrap token")(e)),
     }
 }
@@ -95,15 +97,27 @@ async fn revoke_bootstrap(bootstrap: &Admin) -> Result<(), BootstrapError> {
 async fn revoke_root(admin: &Admin) -> Result<(), BootstrapError> {
     match admin.vault.revoke_self().await {
         Ok(()) => {}
-        Err(e) if e.is_forbidden() => {}
+        // 403 on revoke-self: the token is already invalid; the lookup below confirms it.
+        Err(e) if crate::session::says_token_invalid(&e) => {}
         Err(e) => return Err(BootstrapError::vault("revoking the root token")(e)),
     }
-    // The token must now be unknown to Vault.
-    match admin.vault.lookup_self().await {
-        Ok(_) => Err(BootstrapError::Verify(
+    confirm_revoked(admin.vault.lookup_self().await.map(|_| ()))
+}
+
+/// Classifies the revoked root token's own `auth/token/lookup-self`: only Vault's definite
+/// answer for an invalid token (HTTP 403 "permission denied", what OpenBao and Vault answer
+/// for a revoked or expired token) counts as revoked. A valid lookup means the revocation
+/// did not take; anything else (unreachable, timeout, sealed, 5xx, another 4xx) proves
+/// nothing, so the phase fails and a re-run repeats it.
+pub(crate) fn confirm_revoked(lookup: Result<(), VaultError>) -> Result<(), BootstrapError> {
+    match lookup {
+        Ok(()) => Err(BootstrapError::Verify(
             "the root token is still valid after revocation".into(),
         )),
-        Err(_) => Ok(()),
+        Err(e) if crate::session::says_token_invalid(&e) => Ok(()),
+        Err(e) => Err(BootstrapError::vault(
+            "confirming that the root token is revoked (lookup-self)",
+        )(e)),
     }
 }
 
@@ -115,5 +129,50 @@ pub async fn revoke_all(tokens: &Tokens) {
     }
     if tokens.admin.source == AdminSource::Root {
         let _ = revoke_root(&tokens.admin).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ferry_vault::{Cause, ErrorKind, VaultError};
+
+    use super::confirm_revoked;
+    use crate::error::BootstrapError;
+
+    fn lookup(kind: ErrorKind, status: Option<u16>, detail: &str) -> Result<(), VaultError> {
+        Err(VaultError::TokenLookup {
+            cause: Cause::new(kind, status, detail),
+        })
+    }
+
+    #[test]
+    fn only_a_definite_answer_counts_as_revoked() {
+        // OpenBao 2.x on lookup-self with a revoked token: 403 {"errors":["permission denied"]}.
+        assert!(
+            confirm_revoked(lookup(ErrorKind::Forbidden, Some(403), "permission denied")).is_ok()
+        );
+        let still = confirm_revoked(Ok(())).unwrap_err();
+        assert!(matches!(still, BootstrapError::Verify(_)), "{still}");
+        let inconclusive = [
+            lookup(ErrorKind::Unreachable, None, "connection refused"),
+            lookup(ErrorKind::Unreachable, None, "operation timed out"),
+            lookup(ErrorKind::Sealed, Some(503), "Vault is sealed"),
+            lookup(ErrorKind::ServerError, Some(500), "internal error"),
+            lookup(ErrorKind::ServerError, Some(502), ""),
+            lookup(ErrorKind::InvalidRequest, Some(400), "bad request"),
+            lookup(ErrorKind::NotFound, Some(404), ""),
+            lookup(ErrorKind::Forbidden, Some(401), "unauthorized"),
+            lookup(ErrorKind::Tls, None, "unknown issuer"),
+            lookup(ErrorKind::Decode, Some(200), "unexpected body"),
+        ];
+        for answer in inconclusive {
+            let err = confirm_revoked(answer).unwrap_err();
+            assert!(
+                matches!(&err, BootstrapError::Vault { operation, .. }
+                    if operation.contains("confirming that the root token is revoked")),
+                "{err}"
+            );
+            assert_eq!(err.exit_code(), 1);
+        }
     }
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use ferry_config::BootstrapConfig;
-use ferry_vault::{ExposeSecret, SecretString, TokenRequest, Vault, VaultConfig};
+use ferry_vault::{
+    ErrorKind, ExposeSecret, SecretString, TokenRequest, Vault, VaultConfig, VaultError,
+};
 use reqwest::Method;
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -150,12 +152,21 @@ pub async fn open_bundle(
 /// with its unseal keys.
 pub async fn root_from_bundle(vault: &Vault, bundle: &InitBundle) -> Result<Admin, BootstrapError> {
     let candidate = vault.with_token(bundle.root_token());
-    if let Ok(info) = candidate.lookup_self().await {
-        return Ok(Admin {
-            vault: candidate,
-            source: AdminSource::Root,
-            accessor: info.accessor,
-        });
+    match candidate.lookup_self().await {
+        Ok(info) => {
+            return Ok(Admin {
+                vault: candidate,
+                source: AdminSource::Root,
+                accessor: info.accessor,
+            });
+        }
+        // Revoked (the normal state after a completed run): mint a new one below.
+        Err(e) if says_token_invalid(&e) => {}
+        Err(e) => {
+            return Err(BootstrapError::vault("looking up the bundled root token")(
+                e,
+            ));
+        }
     }
     let token = generate_root(vault, &bundle.unseal_keys()).await?;
     let minted = vault.with_token(token);
@@ -168,6 +179,13 @@ pub async fn root_from_bundle(vault: &Vault, bundle: &InitBundle) -> Result<Admi
         source: AdminSource::Root,
         accessor: info.accessor,
     })
+}
+
+/// Whether `err` is Vault's definite answer that the token used is invalid (revoked or
+/// expired): HTTP 403 "permission denied" to a call every valid token may make
+/// (`lookup-self`, `revoke-self`). Timeouts, a sealed or unreachable Vault and 5xx are not.
+pub fn says_token_invalid(err: &VaultError) -> bool {
+    err.kind() == ErrorKind::Forbidden && err.status() == Some(403)
 }
 
 /// The operator's token (`VAULT_TOKEN`), checked with a lookup.
