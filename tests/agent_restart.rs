@@ -8,6 +8,8 @@ mod common;
 
 use std::time::Duration;
 
+use base64::Engine;
+
 use common::*;
 use ferry_testenv::TestEnv;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -220,5 +222,84 @@ async fn restarts_listed_workloads_only() {
     let msg = wait_reason(&env, "creds", "SecretSyncedError").await;
     assert!(msg.contains("ferry.dev/restart"), "{msg}");
     assert_eq!(secret_data(&env, "creds").await.unwrap()["password"], "two");
+    agent.stop().await;
+}
+
+/// Upgrading from the agent that keyed every fingerprint with the master key itself: each
+/// Secret's annotation is rewritten exactly once, its data stays, and nothing restarts.
+#[tokio::test]
+async fn the_per_object_key_upgrade_writes_each_secret_once_and_restarts_nothing() {
+    let env = TestEnv::new("restart-upgrade").await;
+    install_crds(&env.kube).await;
+    token_store(&env, "store").await;
+    let secrets =
+        Api::<k8s_openapi::api::core::v1::Secret>::namespaced(env.kube.clone(), &env.namespace);
+    let master = b"0123456789abcdef0123456789abcdef";
+    let key = json!({ "metadata": { "name": "ferry-hmac-key" },
+        "data": { "key": base64::engine::general_purpose::STANDARD.encode(master) } });
+    let pp = PostParams::default();
+    secrets
+        .create(&pp, &serde_json::from_value(key).unwrap())
+        .await
+        .unwrap();
+    let deployments = Api::<Deployment>::namespaced(env.kube.clone(), &env.namespace);
+    let d = serde_json::from_value(workload("Deployment", "api", Some("creds"))).unwrap();
+    deployments.create(&pp, &d).await.unwrap();
+    put(&env, "creds", json!({ "password": "one" })).await;
+    let es = create(&env, "v1", "ExternalSecret", json!({
+        "metadata": { "name": "creds", "annotations": { "ferry.dev/restart": "auto" } },
+        "spec": {
+            "refreshInterval": "1s",
+            "secretStoreRef": { "name": "store" },
+            "data": [ { "secretKey": "password", "remoteRef": { "key": env.path("creds"), "property": "password" } } ]
+        }
+    }))
+    .await;
+    // The Secret and the Deployment as the older agent left them: the data HMAC under the
+    // master key, its first 16 hex digits as the restart stamp.
+    let mut data = ferry_agent::shape::SecretData::new();
+    data.insert("password".to_owned(), b"one".to_vec());
+    let old = ferry_agent::hmac::data_hmac(master, &data);
+    let uid = es.metadata.uid.clone().unwrap();
+    let secret = json!({
+        "metadata": { "name": "creds",
+            "labels": { "reconcile.external-secrets.io/managed": "true" },
+            "annotations": { "ferry.dev/data-hmac": old, "ferry.dev/external-secret": "creds",
+                "ferry.dev/restart-for": &old[..16] },
+            "ownerReferences": [{ "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+                "name": "creds", "uid": uid, "controller": true, "blockOwnerDeletion": true }] },
+        "stringData": { "password": "one" }
+    });
+    secrets
+        .create(&pp, &serde_json::from_value(secret).unwrap())
+        .await
+        .unwrap();
+    let stamp = json!({ "spec": { "template": { "metadata": { "annotations": {
+        "ferry.dev/hash-creds": &old[..16] } } } } });
+    deployments
+        .patch("api", &PatchParams::default(), &Patch::Merge(&stamp))
+        .await
+        .unwrap();
+    let agent = start_agent(&env).await;
+    eventually(
+        Duration::from_secs(20),
+        "the re-keyed annotation",
+        || async {
+            let s = secrets.get("creds").await.unwrap();
+            let now = s.metadata.annotations.unwrap_or_default()["ferry.dev/data-hmac"].clone();
+            (now != old).then_some(())
+        },
+    )
+    .await;
+    // Four more refreshes of unchanged data.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        agent.stats.get().secret_writes,
+        1,
+        "one write for the upgrade"
+    );
+    assert_eq!(secret_data(&env, "creds").await.unwrap()["password"], "one");
+    let generation = deployments.get("api").await.unwrap().metadata.generation;
+    assert_eq!(generation, Some(2), "the upgrade restarted a workload");
     agent.stop().await;
 }
