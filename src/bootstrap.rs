@@ -46,6 +46,15 @@ pub struct BootstrapArgs {
     /// namespace).
     #[arg(long = "verify-namespace")]
     pub verify_namespaces: Vec<String>,
+    /// Read the declared variables from the keys of this Secret (NAMESPACE/NAME) instead of
+    /// the environment; bootstrap deletes that Secret once phase 2 has stored the values in
+    /// Vault and read them back.
+    #[arg(
+        long,
+        env = "FERRY_BOOTSTRAP_ENV_SECRET",
+        value_name = "NAMESPACE/NAME"
+    )]
+    pub env_secret: Option<String>,
 }
 
 /// Progress format.
@@ -100,8 +109,16 @@ pub async fn run(args: BootstrapArgs) -> ExitCode {
 
 async fn bootstrap(args: &BootstrapArgs, progress: &Progress) -> Result<(), BootstrapError> {
     let config = ferry_config::load(&args.config)?;
-    // The values are read exactly once, here.
-    let values = EnvValues::from_process(&config);
+    let env_secret = args
+        .env_secret
+        .as_deref()
+        .map(ferry_bootstrap::env_secret::parse_ref)
+        .transpose()?;
+    // The values are read exactly once: here, or from the Secret by the run.
+    let values = match env_secret {
+        Some(_) => EnvValues::default(),
+        None => EnvValues::from_process(&config),
+    };
     let operator_token = std::env::var("VAULT_TOKEN")
         .ok()
         .filter(|t| !t.is_empty())
@@ -122,6 +139,7 @@ async fn bootstrap(args: &BootstrapArgs, progress: &Progress) -> Result<(), Boot
             ..Timeouts::default()
         },
         verify_namespaces: args.verify_namespaces.clone(),
+        env_secret,
     };
     let inputs = Inputs {
         config,

@@ -1,19 +1,25 @@
 //! `ferry bootstrap` end to end against an uninitialised OpenBao and the real API server,
 //! with the agent in-process: all five phases to Complete, a re-run after the root token
 //! was revoked (generate-root from the bundle), `--plan`, missing variables, a conflicting
-//! value, and `ferry unseal` after a seal.
+//! value, `ferry unseal` after a seal, and `--env-secret` (the values from a Secret that is
+//! deleted once they are in Vault).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bootstrap_common;
 mod common;
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 
 use bootstrap_common::Fixture;
 use ferry_bootstrap::BootstrapError;
 use ferry_bootstrap::bundle::BundleSource;
 use ferry_bootstrap::unseal::UnsealOutcome;
+use ferry_config::SecretRef;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams, PostParams};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_from_uninitialised_vault_to_complete_and_rerun() {
@@ -188,5 +194,172 @@ async fn conflicting_value_needs_overwrite_and_unseal_reopens_vault() {
     .await
     .unwrap();
     assert_eq!(outcome, UnsealOutcome::AlreadyUnsealed);
+    fx.stop().await;
+}
+
+/// The values Secret of the `--env-secret` test: `values` as its keys, replacing any.
+async fn put_values_secret(api: &Api<Secret>, name: &str, values: BTreeMap<String, Vec<u8>>) {
+    let _ = api.delete(name, &DeleteParams::default()).await;
+    for _ in 0..50 {
+        if api.get_opt(name).await.unwrap().is_none() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut secret = Secret::default();
+    secret.metadata.name = Some(name.to_owned());
+    secret.data = Some(
+        values
+            .into_iter()
+            .map(|(k, v)| (k, ByteString(v)))
+            .collect(),
+    );
+    api.create(&PostParams::default(), &secret).await.unwrap();
+}
+
+fn as_bytes(values: &BTreeMap<String, String>) -> BTreeMap<String, Vec<u8>> {
+    values
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn env_secret_supplies_the_values_and_is_deleted_once_they_are_in_vault() {
+    let fx = Fixture::new("bootstrap-envsecret").await;
+    let ns = fx.env.namespace.clone();
+    let name = "bootstrap-values";
+    let secrets = Api::<Secret>::namespaced(fx.env.kube.clone(), &ns);
+    // No value comes from the environment in this test.
+    let nothing = BTreeMap::new();
+    let mut options = fx.options();
+    options.access.identity = None;
+    options.env_secret = Some(SecretRef {
+        namespace: ns.clone(),
+        name: name.into(),
+    });
+    let leaks = |text: &str| fx.values.values().any(|v| text.contains(v.as_str()));
+
+    // A key missing, one not UTF-8 and one failing its check: all reported at once, by name,
+    // before anything is written. Undeclared keys are ignored.
+    let mut partial = as_bytes(&fx.values);
+    partial.remove("MYAPP_API_KEY");
+    partial.insert("MYAPP_DB_PASSWORD".into(), vec![0xff, 0xfe, 0x41]);
+    partial.insert("GITHUB_TOKEN".into(), Vec::new());
+    partial.insert("UNDECLARED".into(), b"whatever".to_vec());
+    put_values_secret(&secrets, name, partial).await;
+    let err = fx.run_with(&nothing, &options).await.unwrap_err();
+    match &err {
+        BootstrapError::CheckEnvSecret {
+            secret,
+            missing,
+            failed,
+        } => {
+            assert_eq!(secret, &format!("{ns}/{name}"));
+            assert_eq!(missing, &["MYAPP_API_KEY"]);
+            assert_eq!(failed.len(), 2, "{failed:?}");
+            assert!(failed.iter().any(|f| f.starts_with("GITHUB_TOKEN: ")));
+            assert!(
+                failed
+                    .iter()
+                    .any(|f| f.contains("MYAPP_DB_PASSWORD: the value is not UTF-8"))
+            );
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert_eq!(err.exit_code(), 2);
+    assert!(!leaks(&format!("{err} {err:?}")));
+    assert!(!fx.vault().seal_status().await.unwrap().initialized);
+
+    // The whole Secret: Complete, the values in KV once, the Secret deleted, no unset line.
+    put_values_secret(&secrets, name, as_bytes(&fx.values)).await;
+    let report = fx.run_with(&nothing, &options).await.unwrap();
+    assert!(report.complete);
+    assert_eq!(report.unset, None);
+    assert!(secrets.get_opt(name).await.unwrap().is_none(), "deleted");
+    let root = fx.root().await;
+    fx.assert_kv_written_once(&root).await;
+    fx.assert_app_secret().await;
+    fx.assert_no_plaintext().await;
+    root.revoke_self().await.unwrap();
+
+    // A re-run through the real binary (the chart's Job sets the flag; here its variable):
+    // the Secret is gone and phase 2 is done, which is fine.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .arg("bootstrap")
+        .arg("--config")
+        .arg(&fx.config_path)
+        .arg("--identity")
+        .arg(&fx.identity)
+        .arg("--verify-namespace")
+        .arg(&ns)
+        .arg("--wait-timeout")
+        .arg("60")
+        .env("KUBECONFIG", &fx.env.kubeconfig)
+        .env("FERRY_BOOTSTRAP_ENV_SECRET", format!("{ns}/{name}"))
+        .env_remove("VAULT_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "ferry bootstrap failed: {stderr}");
+    assert!(
+        stderr.contains(&format!("the values Secret {ns}/{name} is gone")),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("unset"), "{stdout}");
+    assert!(!leaks(&stderr) && !leaks(&stdout));
+
+    // Phase 2 asked for again with the Secret gone: a clear input error, nothing changed.
+    let mut again = fx.options();
+    again.env_secret = options.env_secret.clone();
+    again.from_phase = 2;
+    let err = fx.run_with(&nothing, &again).await.unwrap_err();
+    assert!(matches!(err, BootstrapError::EnvSecretGone { .. }), "{err}");
+    assert_eq!(err.exit_code(), 2);
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("Secret {ns}/{name} (--env-secret) does not exist")),
+        "{text}"
+    );
+    assert!(text.contains("--from-phase 2"), "{text}");
+    again.plan = true;
+    let planned = fx.run_with(&nothing, &again).await.unwrap().plan.render();
+    assert!(
+        planned.contains(&format!("but the values Secret {ns}/{name} does not exist")),
+        "{planned}"
+    );
+
+    // The Secret back with the same values (as after a run killed between recording phase 2
+    // and the delete): phase 2 runs again, writes nothing, and the Secret goes.
+    put_values_secret(&secrets, name, as_bytes(&fx.values)).await;
+    let mut resume = fx.options();
+    resume.env_secret = options.env_secret.clone();
+    let report = fx.run_with(&nothing, &resume).await.unwrap();
+    let ran: Vec<u8> = report
+        .plan
+        .phases
+        .iter()
+        .filter(|p| p.run)
+        .map(|p| p.phase)
+        .collect();
+    assert_eq!(ran, vec![2, 5]);
+    assert!(secrets.get_opt(name).await.unwrap().is_none(), "deleted");
+    let root = fx.root().await;
+    fx.assert_kv_written_once(&root).await;
+    root.revoke_self().await.unwrap();
+
+    // A different value in it: refused without --overwrite, and the Secret is kept.
+    let mut changed = as_bytes(&fx.values);
+    changed.insert("MYAPP_API_KEY".into(), b"a-different-value-42".to_vec());
+    put_values_secret(&secrets, name, changed).await;
+    let err = fx.run_with(&nothing, &resume).await.unwrap_err();
+    assert!(
+        matches!(&err, BootstrapError::KvConflict { name, .. } if name == "MYAPP_API_KEY"),
+        "{err}"
+    );
+    assert!(!format!("{err} {err:?}").contains("a-different-value-42"));
+    assert!(secrets.get_opt(name).await.unwrap().is_some(), "kept");
     fx.stop().await;
 }

@@ -45,6 +45,19 @@ impl EnvValues {
         EnvValues { values }
     }
 
+    /// The declared variables among `values` (from `--env-secret`); others are dropped.
+    pub fn from_values(
+        config: &BootstrapConfig,
+        mut values: BTreeMap<String, SecretString>,
+    ) -> EnvValues {
+        let values = config
+            .env
+            .iter()
+            .filter_map(|entry| values.remove_entry(&entry.name))
+            .collect();
+        EnvValues { values }
+    }
+
     /// Reads the declared variables from the process environment, once.
     pub fn from_process(config: &BootstrapConfig) -> EnvValues {
         EnvValues::read(config, |name| std::env::var(name).ok())

@@ -20,6 +20,47 @@ pub enum BootstrapError {
         /// `NAME: reason` for each variable whose value fails its check.
         failed: Vec<String>,
     },
+    /// `--env-secret`: declared keys of the Secret are missing or fail their check (names
+    /// only).
+    #[error("Secret {secret} (--env-secret): {}", env_problems(.missing, .failed))]
+    CheckEnvSecret {
+        /// The Secret, `namespace/name`.
+        secret: String,
+        /// Declared variables the Secret has no key for.
+        missing: Vec<String>,
+        /// `NAME: reason` for each value that fails its check.
+        failed: Vec<String>,
+    },
+    /// `--env-secret`: the Secret does not exist, and phase 2 has to run with its values.
+    #[error(
+        "Secret {secret} (--env-secret) does not exist, and phase 2 has to run ({reason}). \
+         Bootstrap deletes that Secret once phase 2 has stored its values in Vault, so it is \
+         only needed again when phase 2 runs again (--from-phase 1 or 2, or changed env \
+         entries): recreate it with the values, or run without --env-secret with them in the \
+         environment"
+    )]
+    EnvSecretGone {
+        /// The Secret, `namespace/name`.
+        secret: String,
+        /// Why phase 2 runs.
+        reason: String,
+    },
+    /// `--env-secret`: reading the Secret failed.
+    #[error("reading Secret {secret} (--env-secret): {reason}")]
+    ReadEnvSecret {
+        /// The Secret, `namespace/name`.
+        secret: String,
+        /// What went wrong (never a value).
+        reason: String,
+    },
+    /// `--env-secret`: deleting the Secret after phase 2 failed or was refused.
+    #[error("deleting Secret {secret} (--env-secret) after phase 2: {reason}")]
+    DeleteEnvSecret {
+        /// The Secret, `namespace/name`.
+        secret: String,
+        /// What went wrong (never a value).
+        reason: String,
+    },
     /// A command-line argument or a combination of them is invalid.
     #[error("{field}: {message}")]
     InvalidArgument {
@@ -180,12 +221,14 @@ impl BootstrapError {
     }
 
     /// The process exit code documented in docs/bootstrap.md: 2 for bad input (config,
-    /// arguments, environment variables, a KV conflict), 3 when Vault is sealed and no
+    /// arguments, environment variables or the `--env-secret` Secret, a KV conflict), 3 when Vault is sealed and no
     /// identity was given, 1 for any other failure.
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::LoadConfig(_)
             | Self::CheckEnv { .. }
+            | Self::CheckEnvSecret { .. }
+            | Self::EnvSecretGone { .. }
             | Self::InvalidArgument { .. }
             | Self::KvConflict { .. } => 2,
             Self::Sealed | Self::NoAdminToken => 3,

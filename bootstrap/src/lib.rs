@@ -9,13 +9,15 @@
 //! [`runner`] decides what runs.
 //!
 //! Other modules: [`context`] (what a phase runs with), [`progress`] (stderr lines or JSON
-//! events), [`env`](mod@env) (the values, read once), [`session`] (Vault access and
+//! events), [`env`](mod@env) (the values, read once), [`env_secret`] (the values from a
+//! Secret, deleted after phase 2), [`session`] (Vault access and
 //! tokens), [`steps`], [`kubeutil`], [`error`].
 
 pub mod apps;
 pub mod bundle;
 pub mod context;
 pub mod env;
+pub mod env_secret;
 pub mod error;
 pub mod finish;
 pub mod flux;

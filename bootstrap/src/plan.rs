@@ -73,6 +73,31 @@ impl Plan {
         self.phases.iter().any(|p| p.phase == phase && p.run)
     }
 
+    /// Makes `phase` run, for `reason`, if it does not already.
+    pub fn force(&mut self, phase: u8, reason: &str) {
+        if let Some(p) = self.phases.iter_mut().find(|p| p.phase == phase && !p.run) {
+            p.run = true;
+            p.reason = reason.to_owned();
+        }
+    }
+
+    /// Appends `note` to the reason of `phase`.
+    pub fn annotate(&mut self, phase: u8, note: &str) {
+        if let Some(p) = self.phases.iter_mut().find(|p| p.phase == phase) {
+            p.reason.push_str("; ");
+            p.reason.push_str(note);
+        }
+    }
+
+    /// Why `phase` runs or is skipped.
+    pub fn reason(&self, phase: u8) -> String {
+        self.phases
+            .iter()
+            .find(|p| p.phase == phase)
+            .map(|p| p.reason.clone())
+            .unwrap_or_default()
+    }
+
     /// The plan as text, one phase per line and its steps indented.
     pub fn render(&self) -> String {
         let mut out = String::new();

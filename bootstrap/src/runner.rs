@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
-use ferry_config::BootstrapConfig;
+use ferry_config::{BootstrapConfig, SecretRef};
 use ferry_vault::Vault;
 
 use crate::context::{PhaseContext, Timeouts};
 use crate::env::EnvValues;
+use crate::env_secret::EnvSecret;
 use crate::error::BootstrapError;
 use crate::finish::Tokens;
 use crate::infra::VaultAccess;
@@ -33,6 +34,9 @@ pub struct RunOptions {
     pub timeouts: Timeouts,
     /// Namespaces phase 5's cluster check looks at (empty: every namespace).
     pub verify_namespaces: Vec<String>,
+    /// `--env-secret`: read the values from this Secret's keys instead of the environment,
+    /// and delete it once phase 2 has stored them in Vault.
+    pub env_secret: Option<SecretRef>,
 }
 
 impl Default for RunOptions {
@@ -44,6 +48,7 @@ impl Default for RunOptions {
             access: VaultAccess::default(),
             timeouts: Timeouts::default(),
             verify_namespaces: Vec::new(),
+            env_secret: None,
         }
     }
 }
@@ -65,7 +70,7 @@ pub struct Inputs {
     pub config: BootstrapConfig,
     /// The kubeconfig in use (also the default Kubernetes auth host and CA).
     pub kube_config: kube::Config,
-    /// The declared environment values, read once.
+    /// The declared environment values, read once (ignored with `--env-secret`).
     pub values: EnvValues,
 }
 
@@ -92,8 +97,18 @@ pub async fn run(
     let store = StateStore::new(&kube, &config.agent.namespace);
     let state = store.read().await?;
     let initialised = vault.seal_status().await.ok().map(|s| s.initialized);
-    let plan = plan(&config, &state, options.from_phase, initialised);
-    let unset = crate::env::unset_line(&config);
+    let mut plan = plan(&config, &state, options.from_phase, initialised);
+    let (values, env_secret) = match &options.env_secret {
+        None => (values, None),
+        Some(target) => {
+            from_env_secret(&kube, target, &config, &mut plan, options.plan, progress).await?
+        }
+    };
+    // With --env-secret the values were never in the operator's shell.
+    let unset = match options.env_secret {
+        Some(_) => None,
+        None => crate::env::unset_line(&config),
+    };
     if options.plan {
         return Ok(Report {
             plan,
@@ -102,7 +117,10 @@ pub async fn run(
         });
     }
     if plan.runs(2) {
-        values.check(&config)?;
+        match &env_secret {
+            Some(secret) => secret.check(&config, &values)?,
+            None => values.check(&config)?,
+        }
     }
     let session = Session {
         kube,
@@ -113,6 +131,7 @@ pub async fn run(
         values: Arc::new(values),
         progress: progress.clone(),
         options: options.clone(),
+        env_secret,
     };
     session.execute(&plan).await?;
     Ok(Report {
@@ -120,6 +139,45 @@ pub async fn run(
         complete: true,
         unset,
     })
+}
+
+/// `--env-secret`: the values from the Secret when it exists (phase 2 then runs, to store or
+/// compare them before the Secret is deleted). When it is gone, phase 2 must not need them:
+/// a run stops with [`BootstrapError::EnvSecretGone`], `--plan` says so.
+async fn from_env_secret(
+    kube: &kube::Client,
+    target: &SecretRef,
+    config: &BootstrapConfig,
+    plan: &mut Plan,
+    plan_only: bool,
+    progress: &Progress,
+) -> Result<(EnvValues, Option<EnvSecret>), BootstrapError> {
+    let label = format!("{}/{}", target.namespace, target.name);
+    match crate::env_secret::read(kube, target, config).await? {
+        Some((secret, values)) => {
+            plan.force(
+                2,
+                &format!("the values Secret {label} still exists: its values go to KV first"),
+            );
+            Ok((values, Some(secret)))
+        }
+        None if plan.runs(2) => {
+            if plan_only {
+                plan.annotate(2, &format!("but the values Secret {label} does not exist"));
+                return Ok((EnvValues::default(), None));
+            }
+            Err(BootstrapError::EnvSecretGone {
+                secret: label,
+                reason: plan.reason(2),
+            })
+        }
+        None => {
+            progress.for_phase(2).note(&format!(
+                "the values Secret {label} is gone: phase 2 is done and its values are in Vault"
+            ));
+            Ok((EnvValues::default(), None))
+        }
+    }
 }
 
 struct Session {
@@ -131,6 +189,8 @@ struct Session {
     values: Arc<EnvValues>,
     progress: Progress,
     options: RunOptions,
+    /// `--env-secret`, when the Secret existed: deleted after phase 2.
+    env_secret: Option<EnvSecret>,
 }
 
 impl Session {
@@ -236,12 +296,33 @@ impl Session {
             self.store
                 .mark_done(phase, &prints[usize::from(phase - 1)])
                 .await?;
+            // Recorded as done first: a kill before the delete re-runs phase 2 (the Secret
+            // is still there), a kill after it finds phase 2 done and the Secret gone.
+            if phase == 2
+                && let Some(secret) = &self.env_secret
+            {
+                self.guard(&p, phase, self.retire(&p, secret, &ctx)).await?;
+            }
             p.phase_done(title(phase), begun.elapsed());
         }
         self.store
             .set(COMPLETED_AT, Some(&crate::kubeutil::now()))
             .await?;
         self.store.set(BOOTSTRAP_TOKEN_ACCESSOR, None).await
+    }
+
+    /// Deletes the `--env-secret` Secret once its values are read back from KV.
+    async fn retire(
+        &self,
+        progress: &Progress,
+        secret: &EnvSecret,
+        ctx: &PhaseContext,
+    ) -> Result<(), BootstrapError> {
+        let name = format!("delete the values Secret {}", secret.label());
+        steps::run(progress, &name, || {
+            secret.retire(&self.kube, &ctx.admin, &self.config, &self.values)
+        })
+        .await
     }
 
     /// Reports a phase failure on `progress` before passing the error on.
