@@ -170,7 +170,7 @@ fn steps(config: &BootstrapConfig, phase: u8) -> Vec<String> {
             ),
             "install the external-secrets.io CRDs".into(),
         ],
-        2 => crate::secrets::planned_paths(config)
+        2 => crate::phase::secrets::planned_paths(config)
             .into_iter()
             .map(|p| format!("write {p} (check-and-set)"))
             .collect(),
@@ -194,7 +194,7 @@ fn steps(config: &BootstrapConfig, phase: u8) -> Vec<String> {
                 format!(
                     "app {}: policy and role {}, await ExternalSecrets [{}]",
                     a.name,
-                    crate::apps::app_name(a),
+                    crate::phase::apps::app_name(a),
                     names.join(", ")
                 )
             })

@@ -11,8 +11,8 @@ use crate::context::{PhaseContext, Timeouts};
 use crate::env::EnvValues;
 use crate::env_secret::EnvSecret;
 use crate::error::BootstrapError;
-use crate::finish::Tokens;
-use crate::infra::VaultAccess;
+use crate::phase::finish::Tokens;
+use crate::phase::infra::VaultAccess;
 use crate::plan::{Plan, fingerprints, plan, title};
 use crate::progress::Progress;
 use crate::session::{self, Admin, AdminSource};
@@ -214,7 +214,7 @@ impl Session {
         };
         let result = self.phases(plan, &prints, &mut tokens, started).await;
         if result.is_err() {
-            crate::finish::revoke_all(&tokens).await;
+            crate::phase::finish::revoke_all(&tokens).await;
         }
         result
     }
@@ -226,7 +226,7 @@ impl Session {
             crate::kubeutil::ensure_namespace(&self.kube, ns)
         })
         .await?;
-        let admin = crate::infra::open_vault(
+        let admin = crate::phase::infra::open_vault(
             &self.kube,
             &self.vault,
             &self.config,
@@ -253,7 +253,7 @@ impl Session {
         if plan.runs(1) {
             let p = self.progress.for_phase(1);
             self.guard(&p, 1, async {
-                crate::infra::run(
+                crate::phase::infra::run(
                     &self.kube,
                     &tokens.admin.vault,
                     &self.config,
@@ -286,10 +286,10 @@ impl Session {
             };
             self.guard(&p, phase, async {
                 match phase {
-                    2 => crate::secrets::run(&ctx).await,
-                    3 => crate::flux::run(&ctx).await,
-                    4 => crate::apps::run(&ctx).await,
-                    _ => crate::finish::run(&ctx, tokens).await,
+                    2 => crate::phase::secrets::run(&ctx).await,
+                    3 => crate::phase::flux::run(&ctx).await,
+                    4 => crate::phase::apps::run(&ctx).await,
+                    _ => crate::phase::finish::run(&ctx, tokens).await,
                 }
             })
             .await?;
@@ -342,7 +342,8 @@ impl Session {
         let p = self.progress.for_phase(0);
         steps::run(&p, "bootstrap policy and token", || async {
             let name = ferry_policy::Template::Bootstrap.policy_name(None);
-            let hcl = crate::infra::render(&self.config, ferry_policy::Template::Bootstrap, None)?;
+            let hcl =
+                crate::phase::infra::render(&self.config, ferry_policy::Template::Bootstrap, None)?;
             admin
                 .vault
                 .write_policy(&name, &hcl)

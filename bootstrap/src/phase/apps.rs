@@ -71,7 +71,7 @@ pub async fn run(ctx: &PhaseContext) -> Result<(), BootstrapError> {
 
 async fn policy_and_role(ctx: &PhaseContext, app: &AppConfig) -> Result<(), BootstrapError> {
     let name = app_name(app);
-    let hcl = crate::infra::render(&ctx.config, Template::AppReadonly, Some(&app.name))?;
+    let hcl = crate::phase::infra::render(&ctx.config, Template::AppReadonly, Some(&app.name))?;
     ctx.vault
         .write_policy(&name, &hcl)
         .await

@@ -5,6 +5,8 @@
 //! [`open_vault`] (init, unseal, admin token) runs on every run, reported under phase 1
 //! when phase 1 runs and under phase 0 otherwise; [`run`] is the rest of the phase.
 
+pub mod kubeauth;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -170,7 +172,7 @@ pub async fn run(
     steps::run(
         progress,
         &format!("Kubernetes auth at auth/{}", config.kubernetes_auth.mount),
-        || crate::kubeauth::configure(kube, admin, config, kube_config),
+        || kubeauth::configure(kube, admin, config, kube_config),
     )
     .await?;
     steps::run(progress, "install the CRDs", || async {
