@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::phase::Phase;
+
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutputMode {
@@ -32,18 +34,22 @@ struct Inner {
     lock: Mutex<()>,
 }
 
-/// A cheap-to-clone progress reporter, bound to one phase (0 for the run itself).
+/// The title of the session steps, reported as phase 0 (see [`crate::session`]).
+const SESSION_TITLE: &str = "session";
+
+/// A cheap-to-clone progress reporter, bound to one phase or to the session steps around
+/// them (phase 0 in events).
 #[derive(Clone)]
 pub struct Progress {
     inner: Arc<Inner>,
-    phase: u8,
+    phase: Option<Phase>,
 }
 
 impl std::fmt::Debug for Progress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Progress")
             .field("mode", &self.inner.mode)
-            .field("phase", &self.phase)
+            .field("phase", &self.number())
             .finish()
     }
 }
@@ -59,7 +65,7 @@ impl Progress {
                 started: Instant::now(),
                 lock: Mutex::new(()),
             }),
-            phase: 0,
+            phase: None,
         }
     }
 
@@ -69,16 +75,29 @@ impl Progress {
     }
 
     /// The same reporter, bound to `phase`.
-    pub fn for_phase(&self, phase: u8) -> Progress {
+    pub fn for_phase(&self, phase: Phase) -> Progress {
         Progress {
             inner: Arc::clone(&self.inner),
-            phase,
+            phase: Some(phase),
         }
     }
 
-    /// The phase this reporter is bound to.
-    pub fn phase(&self) -> u8 {
-        self.phase
+    /// The same reporter, bound to the session steps (phase 0).
+    pub fn for_session(&self) -> Progress {
+        Progress {
+            inner: Arc::clone(&self.inner),
+            phase: None,
+        }
+    }
+
+    /// The phase number events carry: 1 to 5, or 0 for the session steps.
+    fn number(&self) -> u8 {
+        self.phase.map_or(0, Phase::number)
+    }
+
+    /// The title of the phase, or `session`.
+    fn title(&self) -> &'static str {
+        self.phase.map_or(SESSION_TITLE, Phase::title)
     }
 
     /// Starts a step; finish it with [`StepGuard::done`], [`StepGuard::skipped`] or
@@ -94,12 +113,15 @@ impl Progress {
 
     fn start_step(&self, name: &str, wait: bool) -> StepGuard {
         self.event(
-            json!({"event": "step.started", "phase": self.phase, "step": name, "wait": wait}),
+            json!({"event": "step.started", "phase": self.number(), "step": name, "wait": wait}),
             None,
         );
         let stop = Arc::new(AtomicBool::new(false));
         if self.inner.spinner {
-            spin(Arc::clone(&stop), format!("phase {}: {name}", self.phase));
+            spin(
+                Arc::clone(&stop),
+                format!("phase {}: {name}", self.number()),
+            );
         }
         StepGuard {
             progress: self.clone(),
@@ -112,51 +134,48 @@ impl Progress {
     }
 
     /// Reports the start of this reporter's phase.
-    pub fn phase_started(&self, title: &str) {
+    pub fn phase_started(&self) {
+        let (phase, title) = (self.number(), self.title());
         self.event(
-            json!({"event": "phase.started", "phase": self.phase, "title": title}),
-            Some(format!("▶ phase {}: {title}", self.phase)),
+            json!({"event": "phase.started", "phase": phase, "title": title}),
+            Some(format!("▶ phase {phase}: {title}")),
         );
     }
 
     /// Reports that this reporter's phase finished.
-    pub fn phase_done(&self, title: &str, elapsed: Duration) {
+    pub fn phase_done(&self, elapsed: Duration) {
+        let (phase, title) = (self.number(), self.title());
         self.event(
-            json!({"event": "phase.done", "phase": self.phase, "title": title,
+            json!({"event": "phase.done", "phase": phase, "title": title,
                    "ms": millis(elapsed)}),
-            Some(format!(
-                "✔ phase {}: {title} ({})",
-                self.phase,
-                human(elapsed)
-            )),
+            Some(format!("✔ phase {phase}: {title} ({})", human(elapsed))),
         );
     }
 
     /// Reports that this reporter's phase was skipped, and why.
-    pub fn phase_skipped(&self, title: &str, reason: &str) {
+    pub fn phase_skipped(&self, reason: &str) {
+        let (phase, title) = (self.number(), self.title());
         self.event(
-            json!({"event": "phase.skipped", "phase": self.phase, "title": title,
+            json!({"event": "phase.skipped", "phase": phase, "title": title,
                    "reason": reason}),
-            Some(format!(
-                "↷ phase {}: {title}: skipped ({reason})",
-                self.phase
-            )),
+            Some(format!("↷ phase {phase}: {title}: skipped ({reason})")),
         );
     }
 
     /// Reports that this reporter's phase failed.
-    pub fn phase_failed(&self, title: &str, error: &dyn std::fmt::Display) {
+    pub fn phase_failed(&self, error: &dyn std::fmt::Display) {
+        let (phase, title) = (self.number(), self.title());
         self.event(
-            json!({"event": "phase.failed", "phase": self.phase, "title": title,
+            json!({"event": "phase.failed", "phase": phase, "title": title,
                    "error": error.to_string()}),
-            Some(format!("✘ phase {}: {title}: {error}", self.phase)),
+            Some(format!("✘ phase {phase}: {title}: {error}")),
         );
     }
 
     /// An informational line (no value may ever be passed here).
     pub fn note(&self, message: &str) {
         self.event(
-            json!({"event": "note", "phase": self.phase, "message": message}),
+            json!({"event": "note", "phase": self.number(), "message": message}),
             Some(format!("  {message}")),
         );
     }
@@ -225,7 +244,7 @@ impl StepGuard {
         self.finished = true;
         self.stop.store(true, Ordering::SeqCst);
         let elapsed = self.started.elapsed();
-        let mut json = json!({"event": format!("step.{status}"), "phase": self.progress.phase,
+        let mut json = json!({"event": format!("step.{status}"), "phase": self.progress.number(),
                               "step": self.name, "wait": self.wait, "ms": millis(elapsed)});
         let mark = match status {
             "done" => "✔",

@@ -1,8 +1,12 @@
 //! The run: read the state, plan, open Vault, then the phases in order, each recorded in
 //! the state when it finishes. A failed run revokes its tokens (best effort); a killed
 //! run leaves the state at the last finished phase, and the next run resumes there.
+//!
+//! [`run`] is the entry point; `Run::phases` is the order of events from the bootstrap
+//! token to Complete, and reads like the table in docs/bootstrap.md.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use ferry_config::{BootstrapConfig, SecretRef};
 use ferry_vault::Vault;
@@ -11,9 +15,10 @@ use crate::context::{PhaseContext, Timeouts};
 use crate::env::EnvValues;
 use crate::env_secret::EnvSecret;
 use crate::error::BootstrapError;
-use crate::phase::finish::Tokens;
+use crate::phase::finish::{self, Tokens};
 use crate::phase::infra::VaultAccess;
-use crate::plan::{Plan, fingerprints, plan, title};
+use crate::phase::{Phase, apps, flux, infra, secrets};
+use crate::plan::{Plan, fingerprints, plan};
 use crate::progress::Progress;
 use crate::session::{self, Admin, AdminSource};
 use crate::state::{BOOTSTRAP_TOKEN_ACCESSOR, COMPLETED_AT, ROOT_TOKEN_ACCESSOR, StateStore};
@@ -24,7 +29,8 @@ use crate::steps;
 pub struct RunOptions {
     /// `--plan`: print what would happen and change nothing.
     pub plan: bool,
-    /// `--from-phase N`: re-run from phase N even if done (1 = only what is needed).
+    /// `--from-phase N`: re-run from phase N even if done (1 = only what is needed); the
+    /// number of a [`Phase`], 1 to 5.
     pub from_phase: u8,
     /// `--overwrite`: replace a different value already in KV.
     pub overwrite: bool,
@@ -85,19 +91,18 @@ pub async fn run(
         kube_config,
         values,
     } = inputs;
-    if !(1..=5).contains(&options.from_phase) {
-        return Err(BootstrapError::InvalidArgument {
+    let from_phase =
+        Phase::from_number(options.from_phase).ok_or_else(|| BootstrapError::InvalidArgument {
             field: "--from-phase".into(),
             message: "must be 1 to 5".into(),
-        });
-    }
+        })?;
     let kube = kube::Client::try_from(kube_config.clone())
         .map_err(|e| BootstrapError::ConnectKube(e.to_string()))?;
     let vault = session::connect(&config)?;
     let store = StateStore::new(&kube, &config.agent.namespace);
     let state = store.read().await?;
     let initialised = vault.seal_status().await.ok().map(|s| s.initialized);
-    let mut plan = plan(&config, &state, options.from_phase, initialised);
+    let mut plan = plan(&config, &state, from_phase, initialised);
     let (values, env_secret) = match &options.env_secret {
         None => (values, None),
         Some(target) => {
@@ -116,13 +121,14 @@ pub async fn run(
             unset,
         });
     }
-    if plan.runs(2) {
+    if plan.runs(Phase::Secrets) {
         match &env_secret {
             Some(secret) => secret.check(&config, &values)?,
             None => values.check(&config)?,
         }
     }
-    let session = Session {
+    let run = Run {
+        prints: fingerprints(&config),
         kube,
         vault,
         store,
@@ -133,7 +139,7 @@ pub async fn run(
         options: options.clone(),
         env_secret,
     };
-    session.execute(&plan).await?;
+    run.execute(&plan).await?;
     Ok(Report {
         plan,
         complete: true,
@@ -156,23 +162,24 @@ async fn from_env_secret(
     match crate::env_secret::read(kube, target, config).await? {
         Some((secret, values)) => {
             plan.force(
-                2,
+                Phase::Secrets,
                 &format!("the values Secret {label} still exists: its values go to KV first"),
             );
             Ok((values, Some(secret)))
         }
-        None if plan.runs(2) => {
+        None if plan.runs(Phase::Secrets) => {
             if plan_only {
-                plan.annotate(2, &format!("but the values Secret {label} does not exist"));
+                let note = format!("but the values Secret {label} does not exist");
+                plan.annotate(Phase::Secrets, &note);
                 return Ok((EnvValues::default(), None));
             }
             Err(BootstrapError::EnvSecretGone {
                 secret: label,
-                reason: plan.reason(2),
+                reason: plan.reason(Phase::Secrets),
             })
         }
         None => {
-            progress.for_phase(2).note(&format!(
+            progress.for_phase(Phase::Secrets).note(&format!(
                 "the values Secret {label} is gone: phase 2 is done and its values are in Vault"
             ));
             Ok((EnvValues::default(), None))
@@ -180,11 +187,14 @@ async fn from_env_secret(
     }
 }
 
-struct Session {
+/// A run past planning: the clients, the inputs and the options.
+struct Run {
     kube: kube::Client,
     vault: Vault,
     store: StateStore,
     config: BootstrapConfig,
+    /// The input fingerprint of each phase, recorded when it is done.
+    prints: [String; 5],
     kube_config: kube::Config,
     values: Arc<EnvValues>,
     progress: Progress,
@@ -193,28 +203,29 @@ struct Session {
     env_secret: Option<EnvSecret>,
 }
 
-impl Session {
+impl Run {
+    /// Opens Vault, then runs the phases; on failure, revokes the run's tokens.
     async fn execute(&self, plan: &Plan) -> Result<(), BootstrapError> {
-        let prints = fingerprints(&self.config);
-        let p1 = self.progress.for_phase(if plan.runs(1) { 1 } else { 0 });
-        let started = std::time::Instant::now();
-        if plan.runs(1) {
-            p1.phase_started(title(1));
-        }
-        let admin = match self.open(&p1).await {
-            Ok(admin) => admin,
-            Err(e) => {
-                p1.phase_failed(title(p1.phase()), &e);
-                return Err(e);
-            }
+        let started = Instant::now();
+        // Opening Vault is reported under phase 1 when it runs, else as session steps.
+        let opening = if plan.runs(Phase::Infra) {
+            let p = self.progress.for_phase(Phase::Infra);
+            p.phase_started();
+            p
+        } else {
+            self.progress.for_session()
         };
+        let admin = self
+            .open(&opening)
+            .await
+            .inspect_err(|e| opening.phase_failed(e))?;
         let mut tokens = Tokens {
             admin,
             bootstrap: None,
         };
-        let result = self.phases(plan, &prints, &mut tokens, started).await;
+        let result = self.phases(plan, &mut tokens, started).await;
         if result.is_err() {
-            crate::phase::finish::revoke_all(&tokens).await;
+            finish::revoke_all(&tokens).await;
         }
         result
     }
@@ -226,7 +237,7 @@ impl Session {
             crate::kubeutil::ensure_namespace(&self.kube, ns)
         })
         .await?;
-        let admin = crate::phase::infra::open_vault(
+        let admin = infra::open_vault(
             &self.kube,
             &self.vault,
             &self.config,
@@ -243,107 +254,112 @@ impl Session {
         Ok(admin)
     }
 
+    /// The phases in order, the bootstrap token between phase 1 and phase 2; then the run is
+    /// recorded as Complete.
     async fn phases(
         &self,
         plan: &Plan,
-        prints: &[String; 5],
         tokens: &mut Tokens,
-        started: std::time::Instant,
+        started: Instant,
     ) -> Result<(), BootstrapError> {
-        if plan.runs(1) {
-            let p = self.progress.for_phase(1);
-            self.guard(&p, 1, async {
-                crate::phase::infra::run(
-                    &self.kube,
-                    &tokens.admin.vault,
-                    &self.config,
-                    &self.kube_config,
-                    &p,
-                )
-                .await
-            })
-            .await?;
-            self.store.mark_done(1, &prints[0]).await?;
-            p.phase_done(title(1), started.elapsed());
-        } else {
-            self.progress
-                .for_phase(1)
-                .phase_skipped(title(1), &reason(plan, 1));
-        }
-        tokens.bootstrap = Some(self.bootstrap_token(&tokens.admin).await?);
-        let ctx = self.context(tokens)?;
-        for phase in 2..=5u8 {
-            let p = self.progress.for_phase(phase);
-            if !plan.runs(phase) {
-                p.phase_skipped(title(phase), &reason(plan, phase));
-                continue;
-            }
-            let begun = std::time::Instant::now();
-            p.phase_started(title(phase));
-            let ctx = PhaseContext {
-                progress: p.clone(),
-                ..ctx.clone()
-            };
-            self.guard(&p, phase, async {
-                match phase {
-                    2 => crate::phase::secrets::run(&ctx).await,
-                    3 => crate::phase::flux::run(&ctx).await,
-                    4 => crate::phase::apps::run(&ctx).await,
-                    _ => crate::phase::finish::run(&ctx, tokens).await,
-                }
-            })
-            .await?;
-            self.store
-                .mark_done(phase, &prints[usize::from(phase - 1)])
-                .await?;
-            // Recorded as done first: a kill before the delete re-runs phase 2 (the Secret
-            // is still there), a kill after it finds phase 2 done and the Secret gone.
-            if phase == 2
-                && let Some(secret) = &self.env_secret
-            {
-                self.guard(&p, phase, self.retire(&p, secret, &ctx)).await?;
-            }
-            p.phase_done(title(phase), begun.elapsed());
-        }
+        self.infra(plan, &tokens.admin, started).await?;
+        let bootstrap = self.bootstrap_token(&tokens.admin).await?;
+        let ctx = self.context(&tokens.admin, &bootstrap);
+        tokens.bootstrap = Some(bootstrap);
+        let tokens = &*tokens;
+        self.phase(plan, Phase::Secrets, &ctx, secrets::run).await?;
+        self.phase(plan, Phase::Flux, &ctx, flux::run).await?;
+        self.phase(plan, Phase::Apps, &ctx, apps::run).await?;
+        let finish = async |ctx: &PhaseContext| finish::run(ctx, tokens).await;
+        self.phase(plan, Phase::Finish, &ctx, finish).await?;
         self.store
             .set(COMPLETED_AT, Some(&crate::kubeutil::now()))
             .await?;
         self.store.set(BOOTSTRAP_TOKEN_ACCESSOR, None).await
     }
 
-    /// Deletes the `--env-secret` Secret once its values are read back from KV.
-    async fn retire(
+    /// Phase 1, with the admin token (the bootstrap token does not exist yet). When it
+    /// runs, its start was reported before Vault was opened, and its time counts from there.
+    async fn infra(
         &self,
-        progress: &Progress,
-        secret: &EnvSecret,
-        ctx: &PhaseContext,
+        plan: &Plan,
+        admin: &Admin,
+        started: Instant,
     ) -> Result<(), BootstrapError> {
+        let p = self.progress.for_phase(Phase::Infra);
+        if !plan.runs(Phase::Infra) {
+            p.phase_skipped(&plan.reason(Phase::Infra));
+            return Ok(());
+        }
+        infra::run(
+            &self.kube,
+            &admin.vault,
+            &self.config,
+            &self.kube_config,
+            &p,
+        )
+        .await
+        .inspect_err(|e| p.phase_failed(e))?;
+        self.store
+            .mark_done(Phase::Infra, &self.prints[Phase::Infra.index()])
+            .await?;
+        p.phase_done(started.elapsed());
+        Ok(())
+    }
+
+    /// Phases 2 to 5: skipped as planned, or `work` run with `ctx` bound to the phase and
+    /// the phase recorded as done.
+    async fn phase(
+        &self,
+        plan: &Plan,
+        phase: Phase,
+        ctx: &PhaseContext,
+        work: impl AsyncFnOnce(&PhaseContext) -> Result<(), BootstrapError>,
+    ) -> Result<(), BootstrapError> {
+        let p = self.progress.for_phase(phase);
+        if !plan.runs(phase) {
+            p.phase_skipped(&plan.reason(phase));
+            return Ok(());
+        }
+        let begun = Instant::now();
+        p.phase_started();
+        let ctx = PhaseContext {
+            progress: p.clone(),
+            ..ctx.clone()
+        };
+        work(&ctx).await.inspect_err(|e| p.phase_failed(e))?;
+        self.store
+            .mark_done(phase, &self.prints[phase.index()])
+            .await?;
+        // Recorded as done first: a kill before the delete re-runs phase 2 (the Secret
+        // is still there), a kill after it finds phase 2 done and the Secret gone.
+        if phase == Phase::Secrets
+            && let Some(secret) = &self.env_secret
+        {
+            self.retire(secret, &ctx)
+                .await
+                .inspect_err(|e| p.phase_failed(e))?;
+        }
+        p.phase_done(begun.elapsed());
+        Ok(())
+    }
+
+    /// Deletes the `--env-secret` Secret once its values are read back from KV.
+    async fn retire(&self, secret: &EnvSecret, ctx: &PhaseContext) -> Result<(), BootstrapError> {
         let name = format!("delete the values Secret {}", secret.label());
-        steps::run(progress, &name, || {
+        steps::run(&ctx.progress, &name, || {
             secret.retire(&self.kube, &ctx.admin, &self.config, &self.values)
         })
         .await
     }
 
-    /// Reports a phase failure on `progress` before passing the error on.
-    async fn guard(
-        &self,
-        progress: &Progress,
-        phase: u8,
-        work: impl Future<Output = Result<(), BootstrapError>>,
-    ) -> Result<(), BootstrapError> {
-        work.await
-            .inspect_err(|e| progress.phase_failed(title(phase), e))
-    }
-
     /// Writes the bootstrap policy for this config, revokes a token a killed run left
     /// behind, and creates this run's bootstrap token (its accessor recorded first).
     async fn bootstrap_token(&self, admin: &Admin) -> Result<Admin, BootstrapError> {
-        let p = self.progress.for_phase(0);
+        let p = self.progress.for_session();
         steps::run(&p, "bootstrap policy and token", || async {
             let name = ferry_policy::Template::Bootstrap.policy_name(None);
-            let hcl =
-                crate::phase::infra::render(&self.config, ferry_policy::Template::Bootstrap, None)?;
+            let hcl = infra::render(&self.config, ferry_policy::Template::Bootstrap, None)?;
             admin
                 .vault
                 .write_policy(&name, &hcl)
@@ -361,29 +377,18 @@ impl Session {
         .await
     }
 
-    fn context(&self, tokens: &Tokens) -> Result<PhaseContext, BootstrapError> {
-        let bootstrap = tokens
-            .bootstrap
-            .as_ref()
-            .ok_or(BootstrapError::NoAdminToken)?;
-        Ok(PhaseContext {
+    /// What phases 2 to 5 run with (the progress reporter is bound per phase).
+    fn context(&self, admin: &Admin, bootstrap: &Admin) -> PhaseContext {
+        PhaseContext {
             kube: self.kube.clone(),
             vault: bootstrap.vault.clone(),
-            admin: tokens.admin.vault.clone(),
+            admin: admin.vault.clone(),
             config: self.config.clone(),
             values: Arc::clone(&self.values),
             progress: self.progress.clone(),
             timeouts: self.options.timeouts,
             overwrite: self.options.overwrite,
             verify_namespaces: self.options.verify_namespaces.clone(),
-        })
+        }
     }
-}
-
-fn reason(plan: &Plan, phase: u8) -> String {
-    plan.phases
-        .iter()
-        .find(|p| p.phase == phase)
-        .map(|p| p.reason.clone())
-        .unwrap_or_default()
 }

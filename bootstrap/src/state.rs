@@ -14,6 +14,7 @@ use kube::api::{Api, PostParams};
 use serde::{Deserialize, Serialize};
 
 use crate::error::BootstrapError;
+use crate::phase::Phase;
 
 /// The ConfigMap's name.
 pub const STATE_NAME: &str = "ferry-bootstrap";
@@ -46,14 +47,14 @@ pub struct State {
 
 impl State {
     /// The record of `phase`, if any.
-    pub fn phase(&self, phase: u8) -> Option<PhaseRecord> {
+    pub fn phase(&self, phase: Phase) -> Option<PhaseRecord> {
         self.data
             .get(&phase_key(phase))
             .and_then(|text| serde_json::from_str(text).ok())
     }
 
     /// Whether `phase` is done with inputs of `fingerprint`.
-    pub fn is_current(&self, phase: u8, fingerprint: &str) -> bool {
+    pub fn is_current(&self, phase: Phase, fingerprint: &str) -> bool {
         self.phase(phase)
             .is_some_and(|r| r.done && r.fingerprint == fingerprint)
     }
@@ -64,8 +65,9 @@ impl State {
     }
 }
 
-fn phase_key(phase: u8) -> String {
-    format!("phase{phase}")
+/// `phase1` … `phase5`.
+fn phase_key(phase: Phase) -> String {
+    format!("phase{}", phase.number())
 }
 
 /// Reads and writes the state ConfigMap in one namespace.
@@ -107,7 +109,7 @@ impl StateStore {
     }
 
     /// Records `phase` as done now with `fingerprint`.
-    pub async fn mark_done(&self, phase: u8, fingerprint: &str) -> Result<(), BootstrapError> {
+    pub async fn mark_done(&self, phase: Phase, fingerprint: &str) -> Result<(), BootstrapError> {
         let record = PhaseRecord {
             done: true,
             at: crate::kubeutil::now(),

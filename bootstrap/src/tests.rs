@@ -6,6 +6,7 @@ use ferry_config::BootstrapConfig;
 use crate::bundle::{BundleSource, InitBundle};
 use crate::env::{EnvValues, unset_line};
 use crate::error::BootstrapError;
+use crate::phase::Phase;
 use crate::plan::{fingerprints, plan};
 use crate::state::State;
 
@@ -32,10 +33,10 @@ fn identity() -> age::x25519::Identity {
 #[test]
 fn a_fresh_cluster_runs_every_phase() {
     let cfg = config(&identity().to_public().to_string());
-    let p = plan(&cfg, &State::default(), 1, Some(true));
+    let p = plan(&cfg, &State::default(), Phase::Infra, Some(true));
     assert!(p.phases.iter().all(|ph| ph.run));
     assert!(p.render().contains("not done yet"));
-    let p = plan(&cfg, &State::default(), 1, Some(false));
+    let p = plan(&cfg, &State::default(), Phase::Infra, Some(false));
     assert!(
         p.phases
             .iter()

@@ -69,6 +69,24 @@ pub async fn run(ctx: &PhaseContext) -> Result<(), BootstrapError> {
     Ok(())
 }
 
+/// What phase 4 will do, for `--plan`: per app, its policy and role and the ExternalSecrets
+/// awaited.
+pub fn planned_steps(config: &BootstrapConfig) -> Vec<String> {
+    config
+        .apps
+        .iter()
+        .map(|a| {
+            let names: Vec<&str> = a.external_secrets.iter().map(|e| e.name.as_str()).collect();
+            format!(
+                "app {}: policy and role {}, await ExternalSecrets [{}]",
+                a.name,
+                app_name(a),
+                names.join(", ")
+            )
+        })
+        .collect()
+}
+
 async fn policy_and_role(ctx: &PhaseContext, app: &AppConfig) -> Result<(), BootstrapError> {
     let name = app_name(app);
     let hcl = crate::phase::infra::render(&ctx.config, Template::AppReadonly, Some(&app.name))?;

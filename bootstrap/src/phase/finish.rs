@@ -52,6 +52,15 @@ pub async fn run(ctx: &PhaseContext, tokens: &Tokens) -> Result<(), BootstrapErr
     Ok(())
 }
 
+/// What phase 5 will do, for `--plan`.
+pub fn planned_steps() -> Vec<String> {
+    vec![
+        "verify: no known value in the cluster outside Vault-backed Secrets".into(),
+        "revoke the bootstrap token and the root token (if bootstrap holds it)".into(),
+        "print the unset line".into(),
+    ]
+}
+
 async fn verify(ctx: &PhaseContext) -> Result<(), BootstrapError> {
     let err = |e: ferry_verify::VerifyError| BootstrapError::Verify(e.to_string());
     let config = &ctx.config;

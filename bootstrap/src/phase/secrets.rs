@@ -125,13 +125,17 @@ async fn write_path(
     })
 }
 
-/// The KV paths (in order) phase 2 writes, for `--plan`.
-pub fn planned_paths(config: &BootstrapConfig) -> Vec<String> {
+/// What phase 2 will do, for `--plan`: the KV paths it writes, in order, and their keys.
+pub fn planned_steps(config: &BootstrapConfig) -> Vec<String> {
     by_path(config)
         .into_iter()
         .map(|(p, e)| {
             let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
-            format!("{}/{p} ({})", config.kv.mount, keys.join(", "))
+            format!(
+                "write {}/{p} ({}) (check-and-set)",
+                config.kv.mount,
+                keys.join(", ")
+            )
         })
         .collect()
 }

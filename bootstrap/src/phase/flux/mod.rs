@@ -20,6 +20,7 @@
 pub mod manifests;
 mod wait;
 
+use ferry_config::BootstrapConfig;
 use ferry_policy::{PolicyParams, Template};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
@@ -56,6 +57,23 @@ pub async fn run(ctx: &PhaseContext) -> Result<(), BootstrapError> {
         wait::secret_matches_vault(ctx, &creds, &es_uid).await,
     )?;
     wait::reconcile_git_repository(ctx).await
+}
+
+/// What phase 3 will do, for `--plan`.
+pub fn planned_steps(config: &BootstrapConfig) -> Vec<String> {
+    let (agent, flux) = (&config.agent, &config.flux);
+    vec![
+        format!(
+            "policy and role {} for the agent; {} {}",
+            agent.policy,
+            agent.store_kind.as_str(),
+            agent.store_name
+        ),
+        format!(
+            "ExternalSecret for Secret {}/{}; await it matching Vault; reconcile GitRepository {}",
+            flux.namespace, flux.secret_name, flux.git_repository
+        ),
+    ]
 }
 
 /// Runs `work` as a progress step named `name`, reporting how it ended.

@@ -155,6 +155,25 @@ async fn init(kube: &kube::Client, config: &BootstrapConfig) -> Result<InitBundl
     Ok(bundle)
 }
 
+/// What phase 1 will do, for `--plan` (opening Vault included: it is reported under phase 1
+/// when phase 1 runs).
+pub fn planned_steps(config: &BootstrapConfig) -> Vec<String> {
+    let kv = match config.kv.version {
+        ferry_config::KvVersion::V1 => "v1",
+        ferry_config::KvVersion::V2 => "v2",
+    };
+    vec![
+        format!("create namespace {}", config.agent.namespace),
+        "initialise Vault if uninitialised; seal the init bundle; unseal".into(),
+        format!("mount KV {kv} at {}/", config.kv.mount),
+        format!(
+            "enable and configure Kubernetes auth at auth/{}",
+            config.kubernetes_auth.mount
+        ),
+        "install the external-secrets.io CRDs".into(),
+    ]
+}
+
 /// The rest of phase 1, with the admin token: KV mount, Kubernetes auth, CRDs.
 pub async fn run(
     kube: &kube::Client,
