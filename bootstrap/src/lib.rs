@@ -21,6 +21,7 @@ pub mod error;
 pub mod kubeutil;
 pub mod phase;
 pub mod plan;
+pub mod poll;
 pub mod progress;
 pub mod runner;
 pub mod session;

@@ -16,6 +16,10 @@ use zeroize::Zeroizing;
 
 use crate::bundle::{BundleSource, InitBundle};
 use crate::error::BootstrapError;
+use crate::poll::{self, Check, Wait};
+
+/// How often the waits for Vault look again.
+const VAULT_POLL: Duration = Duration::from_millis(100);
 
 /// The TTL of the bootstrap token; a killed run's token expires by itself after it.
 pub const BOOTSTRAP_TOKEN_TTL: Duration = Duration::from_secs(30 * 60);
@@ -86,29 +90,30 @@ pub async fn unseal(vault: &Vault, keys: &[SecretString]) -> Result<(), Bootstra
 
 /// Waits until Vault answers `sys/health` as the active, unsealed node.
 pub async fn wait_active(vault: &Vault, timeout: Duration) -> Result<(), BootstrapError> {
-    let deadline = tokio::time::Instant::now() + timeout;
     let anonymous = vault.without_token();
-    loop {
-        let last = match anonymous.raw(Method::GET, "sys/health", None).await {
-            Ok(_) => return Ok(()),
-            Err(e) => e.to_string(),
-        };
-        if tokio::time::Instant::now() > deadline {
-            return Err(BootstrapError::Timeout {
-                what: "Vault to become the active node".into(),
-                seconds: timeout.as_secs(),
-                last: Some(last),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let wait = Wait {
+        what: "Vault to become the active node".into(),
+        timeout,
+        interval: VAULT_POLL,
+    };
+    poll::until(wait, async || {
+        Ok(match anonymous.raw(Method::GET, "sys/health", None).await {
+            Ok(_) => Check::Done(()),
+            Err(e) => Check::NotYet(Some(e.to_string())),
+        })
+    })
+    .await
 }
 
 /// Waits until `admin` can write (create and revoke a child token): right after unsealing,
 /// integrated storage may answer reads before it has elected itself leader.
 pub async fn wait_writable(admin: &Vault, timeout: Duration) -> Result<(), BootstrapError> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
+    let wait = Wait {
+        what: "Vault to accept writes".into(),
+        timeout,
+        interval: VAULT_POLL,
+    };
+    poll::until(wait, async || {
         let attempt = async {
             let child = admin
                 .create_token(&TokenRequest {
@@ -118,19 +123,12 @@ pub async fn wait_writable(admin: &Vault, timeout: Duration) -> Result<(), Boots
                 .await?;
             admin.revoke_token(&child.client_token).await
         };
-        let last = match attempt.await {
-            Ok(()) => return Ok(()),
-            Err(e) => e.to_string(),
-        };
-        if tokio::time::Instant::now() > deadline {
-            return Err(BootstrapError::Timeout {
-                what: "Vault to accept writes".into(),
-                seconds: timeout.as_secs(),
-                last: Some(last),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        Ok(match attempt.await {
+            Ok(()) => Check::Done(()),
+            Err(e) => Check::NotYet(Some(e.to_string())),
+        })
+    })
+    .await
 }
 
 /// Reads and decrypts the init bundle with `identity`.

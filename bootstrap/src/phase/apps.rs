@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::context::PhaseContext;
 use crate::error::BootstrapError;
 use crate::kubeutil::{FIELD_MANAGER, ensure_namespace, ensure_service_account};
+use crate::poll::{self, Check, Wait};
 use crate::steps;
 
 /// TTL of the tokens the app roles issue.
@@ -238,36 +239,32 @@ async fn apply_external_secret(
 /// Polls the ExternalSecret until its Ready condition is True.
 async fn wait_ready(ctx: &PhaseContext, namespace: &str, name: &str) -> Result<(), BootstrapError> {
     let api = Api::<ferry_api::ExternalSecret>::namespaced(ctx.kube.clone(), namespace);
-    let deadline = tokio::time::Instant::now() + ctx.timeouts.ready;
-    let mut last = None;
-    loop {
-        if let Some(es) = api
+    let wait = Wait {
+        what: format!("ExternalSecret {namespace}/{name} to be Ready"),
+        timeout: ctx.timeouts.ready,
+        interval: ctx.timeouts.poll,
+    };
+    poll::until(wait, async || {
+        let read = api
             .get_opt(name)
             .await
             .map_err(BootstrapError::kube(format!(
                 "reading ExternalSecret {namespace}/{name}"
-            )))?
-        {
-            if let Some(c) = es.status.as_ref().and_then(|s| s.ready_condition()) {
-                if c.status == ferry_api::ConditionStatus::True {
-                    return Ok(());
-                }
-                last = Some(format!(
-                    "{}: {}",
-                    c.reason.clone().unwrap_or_default(),
-                    c.message.clone().unwrap_or_default()
-                ));
-            }
-        } else {
-            last = Some("not found (is it committed to Git and applied by Flux?)".into());
-        }
-        if tokio::time::Instant::now() > deadline {
-            return Err(BootstrapError::Timeout {
-                what: format!("ExternalSecret {namespace}/{name} to be Ready"),
-                seconds: ctx.timeouts.ready.as_secs(),
-                last,
-            });
-        }
-        tokio::time::sleep(ctx.timeouts.poll).await;
-    }
+            )))?;
+        let Some(es) = read else {
+            let missing = "not found (is it committed to Git and applied by Flux?)";
+            return Ok(Check::NotYet(Some(missing.into())));
+        };
+        Ok(match es.status.as_ref().and_then(|s| s.ready_condition()) {
+            Some(c) if c.status == ferry_api::ConditionStatus::True => Check::Done(()),
+            Some(c) => Check::NotYet(Some(format!(
+                "{}: {}",
+                c.reason.clone().unwrap_or_default(),
+                c.message.clone().unwrap_or_default()
+            ))),
+            // No Ready condition yet: keep what an earlier look saw.
+            None => Check::NotYet(None),
+        })
+    })
+    .await
 }

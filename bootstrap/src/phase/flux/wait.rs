@@ -18,11 +18,11 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::core::ResourceExt;
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
 use super::manifests::{self, Credentials};
 use crate::context::PhaseContext;
 use crate::error::BootstrapError;
+use crate::poll::{self, Check, Wait};
 
 /// Flux's GitRepository CRD.
 const GIT_REPOSITORY_CRD: &str = "gitrepositories.source.toolkit.fluxcd.io";
@@ -48,8 +48,15 @@ pub(super) async fn secret_matches_vault(
     let secrets = Api::<Secret>::namespaced(ctx.kube.clone(), &flux.namespace);
     let es_name = manifests::external_secret_name(&ctx.config);
     let externals = Api::<ExternalSecret>::namespaced(ctx.kube.clone(), &flux.namespace);
-    let deadline = Instant::now() + ctx.timeouts.ready;
-    loop {
+    let wait = Wait {
+        what: format!(
+            "Secret {}/{} to match Vault",
+            flux.namespace, flux.secret_name
+        ),
+        timeout: ctx.timeouts.ready,
+        interval: ctx.timeouts.poll,
+    };
+    poll::until(wait, async || {
         let read = |what: String| BootstrapError::kube(format!("reading {what}"));
         let es = externals
             .get_opt(es_name)
@@ -69,21 +76,12 @@ pub(super) async fn secret_matches_vault(
                 not_ready(es).or_else(|| mismatch(secret, &expected, &key, &want, es_uid))
             }
         };
-        let Some(problem) = problem else {
-            return Ok(());
-        };
-        if Instant::now() >= deadline {
-            return Err(BootstrapError::Timeout {
-                what: format!(
-                    "Secret {}/{} to match Vault",
-                    flux.namespace, flux.secret_name
-                ),
-                seconds: ctx.timeouts.ready.as_secs(),
-                last: Some(problem),
-            });
-        }
-        tokio::time::sleep(ctx.timeouts.poll).await;
-    }
+        Ok(match problem {
+            None => Check::Done(()),
+            Some(problem) => Check::NotYet(Some(problem)),
+        })
+    })
+    .await
 }
 
 /// Why the ExternalSecret is not Ready for its current generation, if it is not (the agent's
@@ -272,29 +270,23 @@ async fn wait_ready(
 ) -> Result<(), BootstrapError> {
     let flux = &ctx.config.flux;
     let what = format!("GitRepository {}/{}", flux.namespace, flux.git_repository);
-    let deadline = Instant::now() + ctx.timeouts.ready;
-    loop {
+    let wait = Wait {
+        what: format!("{what} to be Ready after the reconcile request"),
+        timeout: ctx.timeouts.ready,
+        interval: ctx.timeouts.poll,
+    };
+    poll::until(wait, async || {
         let repo = api
             .get_opt(&flux.git_repository)
             .await
             .map_err(BootstrapError::kube(format!("reading {what}")))?;
-        let state = repo.as_ref().map(|r| ready_state(r, token));
-        if let Some(Ok(())) = state {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            let last = match state {
-                Some(Err(last)) => last,
-                _ => "it no longer exists".to_owned(),
-            };
-            return Err(BootstrapError::Timeout {
-                what: format!("{what} to be Ready after the reconcile request"),
-                seconds: ctx.timeouts.ready.as_secs(),
-                last: Some(last),
-            });
-        }
-        tokio::time::sleep(ctx.timeouts.poll).await;
-    }
+        Ok(match repo.as_ref().map(|r| ready_state(r, token)) {
+            Some(Ok(())) => Check::Done(()),
+            Some(Err(last)) => Check::NotYet(Some(last)),
+            None => Check::NotYet(Some("it no longer exists".to_owned())),
+        })
+    })
+    .await
 }
 
 /// `Ok` when the object handled the reconcile request `token` and its Ready condition is
