@@ -15,12 +15,11 @@ use crate::context::{PhaseContext, Timeouts};
 use crate::env::EnvValues;
 use crate::env_secret::EnvSecret;
 use crate::error::BootstrapError;
-use crate::phase::finish::{self, Tokens};
-use crate::phase::infra::VaultAccess;
+use crate::phase::finish;
 use crate::phase::{Phase, apps, flux, infra, secrets};
 use crate::plan::{Plan, fingerprints, plan};
 use crate::progress::Progress;
-use crate::session::{self, Admin, AdminSource};
+use crate::session::{self, Admin, AdminSource, Tokens, VaultAccess};
 use crate::state::{BOOTSTRAP_TOKEN_ACCESSOR, COMPLETED_AT, ROOT_TOKEN_ACCESSOR, StateStore};
 use crate::steps;
 
@@ -237,7 +236,7 @@ impl Run {
             crate::kubeutil::ensure_namespace(&self.kube, ns)
         })
         .await?;
-        let admin = infra::open_vault(
+        let admin = session::open_vault(
             &self.kube,
             &self.vault,
             &self.config,
@@ -359,7 +358,8 @@ impl Run {
         let p = self.progress.for_session();
         steps::run(&p, "bootstrap policy and token", || async {
             let name = ferry_policy::Template::Bootstrap.policy_name(None);
-            let hcl = infra::render(&self.config, ferry_policy::Template::Bootstrap, None)?;
+            let hcl =
+                session::render_policy(&self.config, ferry_policy::Template::Bootstrap, None)?;
             admin
                 .vault
                 .write_policy(&name, &hcl)

@@ -90,7 +90,7 @@ pub fn planned_steps(config: &BootstrapConfig) -> Vec<String> {
 
 async fn policy_and_role(ctx: &PhaseContext, app: &AppConfig) -> Result<(), BootstrapError> {
     let name = app_name(app);
-    let hcl = crate::phase::infra::render(&ctx.config, Template::AppReadonly, Some(&app.name))?;
+    let hcl = crate::session::render_policy(&ctx.config, Template::AppReadonly, Some(&app.name))?;
     ctx.vault
         .write_policy(&name, &hcl)
         .await

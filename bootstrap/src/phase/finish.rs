@@ -12,17 +12,8 @@ use ferry_verify::{ClusterScope, Scanner, check_cluster, known_entries, read_kno
 
 use crate::context::PhaseContext;
 use crate::error::BootstrapError;
-use crate::session::{Admin, AdminSource};
+use crate::session::{Admin, AdminSource, Tokens};
 use crate::steps;
-
-/// The tokens of a run.
-#[derive(Debug, Clone)]
-pub struct Tokens {
-    /// The admin token (root or the operator's).
-    pub admin: Admin,
-    /// The bootstrap token, once created.
-    pub bootstrap: Option<Admin>,
-}
 
 /// Runs phase 5: verify, then revoke.
 pub async fn run(ctx: &PhaseContext, tokens: &Tokens) -> Result<(), BootstrapError> {
