@@ -36,6 +36,18 @@ pub enum TemplateError {
         /// The template's name.
         name: String,
     },
+    /// Rendering passed the deadline of its [`RenderLimits`](crate::RenderLimits).
+    #[error("template {name}: rendering passed its deadline")]
+    TimedOut {
+        /// The template's name.
+        name: String,
+    },
+    /// Rendering was cancelled through its [`RenderLimits`](crate::RenderLimits).
+    #[error("template {name}: rendering was cancelled")]
+    Cancelled {
+        /// The template's name.
+        name: String,
+    },
 }
 
 impl TemplateError {
@@ -45,6 +57,8 @@ impl TemplateError {
             TemplateError::Parse { .. } => "template_parse",
             TemplateError::Execute { .. } => "template_execute",
             TemplateError::NotUtf8 { .. } => "template_output",
+            TemplateError::TimedOut { .. } => "template_timeout",
+            TemplateError::Cancelled { .. } => "template_cancelled",
         }
     }
 
@@ -58,7 +72,9 @@ impl TemplateError {
             | TemplateError::Execute {
                 name, line, col, ..
             } => (name, *line, *col),
-            TemplateError::NotUtf8 { name } => (name, 0, 0),
+            TemplateError::NotUtf8 { name }
+            | TemplateError::TimedOut { name }
+            | TemplateError::Cancelled { name } => (name, 0, 0),
         }
     }
 }

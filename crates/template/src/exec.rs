@@ -1,23 +1,48 @@
 //! The executor: walks the tree with a dot value and a variable stack, writing into a
 //! zeroizing buffer. Errors carry the byte offset of the failing action, never a value.
+//!
+//! Every node, `range` iteration, operand and function call spends steps of the render's
+//! [`Budget`], and so does every copy of a value (by its size, see [`measure`]); nesting of
+//! control structures, parentheses and `template` calls is bounded by [`MAX_EXEC_NESTING`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::funcs;
-use crate::parse::{Arg, ArgKind, Cmd, Control, Kind, List, Node, Pipe};
+use crate::limits::{
+    Budget, MAX_STEPS, MAX_STRING, MAX_VALUE_DEPTH, RenderLimits, Stop, bytes_cost, measure,
+};
+use crate::tree::{Arg, ArgKind, Cmd, Control, Kind, List, Node, Pipe};
 use crate::value::{Bytes, Value, push};
 
 /// Largest output a template may produce (a Kubernetes Secret holds at most 1 MiB).
 pub(crate) const MAX_OUTPUT: usize = 8 << 20;
-/// Most nodes one render may evaluate (bounds `range` over huge numbers).
-const MAX_STEPS: usize = 5_000_000;
 /// Deepest `template` call nesting.
-const MAX_DEPTH: usize = 1_000;
+const MAX_TEMPLATE_DEPTH: usize = 100;
+/// Deepest nesting of control structures, parenthesized pipelines and `template` calls
+/// together, across templates (one template alone is bounded by the parser's
+/// `MAX_NESTING`). Sized so that the deepest evaluation fits a 2 MiB thread stack, a tokio
+/// worker's, even in a debug build: a level takes up to about 5 KiB of stack unoptimized
+/// (a `range` binding variables, a parenthesized call), 1.3 KiB optimized.
+pub(crate) const MAX_EXEC_NESTING: usize = 200;
+/// Steps per variable looked past when resolving `$x` (the variable stack is searched from
+/// the top, as in Go).
+const VARS_PER_STEP: usize = 32;
 
 /// An execution error: byte offset and message.
 pub(crate) type ExecError = (usize, String);
 type R<T> = Result<T, ExecError>;
+
+/// How a render failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// An error at a byte offset.
+    At(usize, String),
+    /// [`RenderLimits::deadline`] passed.
+    TimedOut,
+    /// [`RenderLimits::cancel`] was set.
+    Cancelled,
+}
 
 /// How a list ended.
 enum Flow {
@@ -31,8 +56,13 @@ pub(crate) struct Exec<'a> {
     defines: &'a BTreeMap<String, Arc<List>>,
     out: Bytes,
     vars: Vec<(String, Value)>,
-    depth: usize,
-    steps: usize,
+    /// `template` calls in progress.
+    templates: usize,
+    /// Control structures, parentheses and `template` calls in progress.
+    nesting: usize,
+    budget: Budget<'a>,
+    /// Set when a deadline or cancellation stopped the render.
+    stop: Option<Stop>,
 }
 
 impl<'a> Exec<'a> {
@@ -41,32 +71,92 @@ impl<'a> Exec<'a> {
         defines: &'a BTreeMap<String, Arc<List>>,
         root: &List,
         data: &Value,
-    ) -> R<Bytes> {
+        limits: &'a RenderLimits,
+    ) -> Result<Bytes, Failure> {
         let mut ex = Exec {
             defines,
             out: Bytes::default(),
             vars: vec![("$".to_owned(), data.clone())],
-            depth: 0,
-            steps: 0,
+            templates: 0,
+            nesting: 0,
+            budget: Budget::new(limits),
+            stop: None,
         };
-        ex.walk(root, data)?;
-        Ok(std::mem::take(&mut ex.out))
+        let started = match ex.budget.check() {
+            Err(stop) => Err(ex.stopped(0, stop)),
+            Ok(()) if measure(data).depth > MAX_VALUE_DEPTH => Err((
+                0,
+                format!("data nests deeper than {MAX_VALUE_DEPTH} levels"),
+            )),
+            Ok(()) => Ok(()),
+        };
+        match (started.and_then(|()| ex.walk(root, data)), ex.stop) {
+            (Ok(_), _) => Ok(std::mem::take(&mut ex.out)),
+            (Err(_), Some(Stop::TimedOut)) => Err(Failure::TimedOut),
+            (Err(_), Some(Stop::Cancelled)) => Err(Failure::Cancelled),
+            (Err((pos, message)), _) => Err(Failure::At(pos, message)),
+        }
+    }
+
+    /// Spends `steps` of the budget; `pos` is where the error points when it runs out.
+    fn charge(&mut self, pos: usize, steps: u64) -> R<()> {
+        self.budget
+            .charge(steps)
+            .map_err(|stop| self.stopped(pos, stop))
+    }
+
+    /// Spends the cost of copying `v`.
+    fn charge_copy(&mut self, pos: usize, v: &Value) -> R<()> {
+        let weight = match v {
+            Value::String(s) => 1 + bytes_cost(s.len()),
+            Value::List(_) | Value::Map(_) => measure(v).weight,
+            _ => 1,
+        };
+        self.charge(pos, weight)
+    }
+
+    /// The error for a stop; a deadline or cancellation is remembered so that [`Exec::run`]
+    /// reports it as such.
+    fn stopped(&mut self, pos: usize, stop: Stop) -> ExecError {
+        if stop != Stop::Budget {
+            self.stop = Some(stop);
+        }
+        (
+            pos,
+            format!("template exceeded its execution budget of {MAX_STEPS} steps"),
+        )
+    }
+
+    /// Runs `f` one level deeper, or fails at `pos` past [`MAX_EXEC_NESTING`].
+    fn nested<T>(&mut self, pos: usize, f: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
+        if self.nesting >= MAX_EXEC_NESTING {
+            let max = MAX_EXEC_NESTING;
+            return Err((pos, format!("evaluation nests deeper than {max} levels")));
+        }
+        self.nesting += 1;
+        let result = f(self);
+        self.nesting -= 1;
+        result
     }
 
     fn write(&mut self, pos: usize, bytes: &[u8]) -> R<()> {
         if self.out.len() + bytes.len() > MAX_OUTPUT {
             return Err((pos, format!("output exceeds {MAX_OUTPUT} bytes")));
         }
+        self.charge(pos, bytes_cost(bytes.len()))?;
         push(&mut self.out, bytes);
         Ok(())
     }
 
     fn walk(&mut self, list: &List, dot: &Value) -> R<Flow> {
         for node in list {
-            self.steps += 1;
-            if self.steps > MAX_STEPS {
-                return Err((0, "template exceeded its execution budget".into()));
-            }
+            let pos = match node {
+                Node::Action(p) => p.pos,
+                Node::Control(c) => c.pipe.pos,
+                Node::Template { pos, .. } => *pos,
+                Node::Text(_) | Node::Break | Node::Continue => 0,
+            };
+            self.charge(pos, 1)?;
             let flow = match node {
                 Node::Text(t) => self.write(0, t.as_bytes()).map(|()| Flow::Normal)?,
                 Node::Action(pipe) => {
@@ -78,7 +168,7 @@ impl<'a> Exec<'a> {
                 }
                 Node::Control(c) => {
                     let mark = self.vars.len();
-                    let flow = self.control(c, dot);
+                    let flow = self.nested(pos, |ex| ex.control(c, dot));
                     self.vars.truncate(mark);
                     flow?
                 }
@@ -118,46 +208,70 @@ impl<'a> Exec<'a> {
     }
 
     fn range(&mut self, c: &Control, dot: &Value) -> R<Flow> {
+        let pos = c.pipe.pos;
         let v = self.cmds(dot, &c.pipe)?;
-        let items: Vec<(Value, Value)> = match v {
-            Value::List(l) => l
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| (Value::Int(i as i64), v))
-                .collect(),
-            Value::Map(m) => m.into_iter().map(|(k, v)| (Value::string(k), v)).collect(),
-            Value::Int(n) if n > MAX_STEPS as i64 => {
-                return Err((c.pipe.pos, format!("range count exceeds {MAX_STEPS}")));
-            }
-            Value::Int(n) => (0..n.max(0))
-                .map(|i| (Value::Int(i), Value::Int(i)))
-                .collect(),
-            Value::Null => Vec::new(),
-            other => {
-                let t = other.type_name();
-                return Err((c.pipe.pos, format!("range can't iterate over type {t}")));
-            }
-        };
-        if items.is_empty() {
-            return self.walk(&c.else_body, dot);
-        }
-        let mark = self.vars.len();
-        for (key, elem) in items {
-            match c.pipe.vars.as_slice() {
-                [] => {}
-                [v] => self.vars.push((v.clone(), elem.clone())),
-                [k, v, ..] => {
-                    self.vars.push((k.clone(), key));
-                    self.vars.push((v.clone(), elem.clone()));
+        // Iterates lazily: `range 1000000000` must not allocate before the budget stops it.
+        match v {
+            Value::List(l) if !l.is_empty() => {
+                for (i, elem) in l.into_iter().enumerate() {
+                    if matches!(self.iteration(c, Value::Int(i as i64), elem)?, Flow::Break) {
+                        break;
+                    }
                 }
             }
-            let flow = self.walk(&c.body, &elem)?;
-            self.vars.truncate(mark);
-            if matches!(flow, Flow::Break) {
-                break;
+            Value::Map(m) if !m.is_empty() => {
+                for (k, elem) in m {
+                    // The key becomes a new string value.
+                    self.charge(pos, 1 + bytes_cost(k.len()))?;
+                    if matches!(self.iteration(c, Value::string(k), elem)?, Flow::Break) {
+                        break;
+                    }
+                }
+            }
+            Value::Int(n) if n > 0 => {
+                if n.unsigned_abs() > self.budget.remaining() {
+                    return Err(self.stopped(pos, Stop::Budget));
+                }
+                for i in 0..n {
+                    if matches!(
+                        self.iteration(c, Value::Int(i), Value::Int(i))?,
+                        Flow::Break
+                    ) {
+                        break;
+                    }
+                }
+            }
+            Value::List(_) | Value::Map(_) | Value::Int(_) | Value::Null => {
+                return self.walk(&c.else_body, dot);
+            }
+            other => {
+                let t = other.type_name();
+                return Err((pos, format!("range can't iterate over type {t}")));
             }
         }
         Ok(Flow::Normal)
+    }
+
+    /// One `range` iteration: binds the variables, walks the body, unbinds them.
+    fn iteration(&mut self, c: &Control, key: Value, elem: Value) -> R<Flow> {
+        let pos = c.pipe.pos;
+        self.charge(pos, 1)?;
+        let mark = self.vars.len();
+        match c.pipe.vars.as_slice() {
+            [] => {}
+            [v] => {
+                self.charge_copy(pos, &elem)?;
+                self.vars.push((v.clone(), elem.clone()));
+            }
+            [k, v, ..] => {
+                self.charge_copy(pos, &elem)?;
+                self.vars.push((k.clone(), key));
+                self.vars.push((v.clone(), elem.clone()));
+            }
+        }
+        let flow = self.walk(&c.body, &elem);
+        self.vars.truncate(mark);
+        flow
     }
 
     fn call_template(
@@ -174,14 +288,15 @@ impl<'a> Exec<'a> {
             Some(p) => self.pipe(dot, p)?,
             None => Value::Null,
         };
-        if self.depth >= MAX_DEPTH {
+        if self.templates >= MAX_TEMPLATE_DEPTH {
             return Err((pos, "exceeded maximum template depth".into()));
         }
-        self.depth += 1;
+        self.charge_copy(pos, &new_dot)?;
+        self.templates += 1;
         let saved = std::mem::replace(&mut self.vars, vec![("$".to_owned(), new_dot.clone())]);
-        let result = self.walk(&body, &new_dot);
+        let result = self.nested(pos, |ex| ex.walk(&body, &new_dot));
         self.vars = saved;
-        self.depth -= 1;
+        self.templates -= 1;
         result.map(|_| Flow::Normal)
     }
 
@@ -189,17 +304,25 @@ impl<'a> Exec<'a> {
     fn pipe(&mut self, dot: &Value, pipe: &Pipe) -> R<Value> {
         let v = self.cmds(dot, pipe)?;
         for name in &pipe.vars {
+            self.charge_copy(pipe.pos, &v)?;
             if pipe.assign {
-                let slot = self.vars.iter_mut().rev().find(|(n, _)| n == name);
-                match slot {
-                    Some((_, old)) => *old = v.clone(),
-                    None => return Err((pipe.pos, format!("undefined variable: {name}"))),
+                let i = self.var_index(pipe.pos, name)?;
+                if let Some((_, old)) = self.vars.get_mut(i) {
+                    *old = v.clone();
                 }
             } else {
                 self.vars.push((name.clone(), v.clone()));
             }
         }
         Ok(v)
+    }
+
+    /// Where the innermost variable `name` is, charging for the search.
+    fn var_index(&mut self, pos: usize, name: &str) -> R<usize> {
+        let found = self.vars.iter().rposition(|(n, _)| n == name);
+        let searched = self.vars.len() - found.unwrap_or(0);
+        self.charge(pos, (searched / VARS_PER_STEP) as u64)?;
+        found.ok_or_else(|| (pos, format!("undefined variable: {name}")))
     }
 
     /// Evaluates a pipeline's commands, each one's result becoming the next one's last
@@ -240,26 +363,33 @@ impl<'a> Exec<'a> {
     }
 
     fn arg(&mut self, dot: &Value, arg: &Arg) -> R<Value> {
-        Ok(match &arg.kind {
-            ArgKind::Dot => dot.clone(),
-            ArgKind::Nil => Value::Null,
-            ArgKind::Bool(b) => Value::Bool(*b),
-            ArgKind::Int(i) => Value::Int(*i),
-            ArgKind::Float(x) => Value::Float(*x),
-            ArgKind::Str(s) => Value::string(s.as_bytes()),
-            ArgKind::Field(names) => fields(dot, names, arg.pos)?,
-            ArgKind::Var(name, names) => {
-                let Some((_, v)) = self.vars.iter().rev().find(|(n, _)| n == name) else {
-                    return Err((arg.pos, format!("undefined variable: {name}")));
-                };
-                fields(v, names, arg.pos)?
-            }
-            ArgKind::Func(name) => self.call(dot, arg.pos, name, &[], None)?,
+        let pos = arg.pos;
+        self.charge(pos, 1)?;
+        let v = match &arg.kind {
+            ArgKind::Nil => return Ok(Value::Null),
+            ArgKind::Bool(b) => return Ok(Value::Bool(*b)),
+            ArgKind::Int(i) => return Ok(Value::Int(*i)),
+            ArgKind::Float(x) => return Ok(Value::Float(*x)),
+            ArgKind::Func(name) => return self.call(dot, pos, name, &[], None),
             ArgKind::Paren(pipe, names) => {
-                let v = self.pipe(dot, pipe)?;
-                fields(&v, names, arg.pos)?
+                let v = self.nested(pos, |ex| ex.pipe(dot, pipe))?;
+                if names.is_empty() {
+                    return Ok(v);
+                }
+                return fields(&v, names, pos);
             }
-        })
+            ArgKind::Dot => dot.clone(),
+            ArgKind::Str(s) => Value::string(s.as_bytes()),
+            ArgKind::Field(names) => fields(dot, names, pos)?,
+            ArgKind::Var(name, names) => {
+                let i = self.var_index(pos, name)?;
+                let base = self.vars.get(i).map_or(&Value::Null, |(_, v)| v);
+                fields(base, names, pos)?
+            }
+        };
+        // A copy of data, a variable or a literal: as costly as its size.
+        self.charge_copy(pos, &v)?;
+        Ok(v)
     }
 
     fn call(
@@ -283,7 +413,32 @@ impl<'a> Exec<'a> {
         if (name == "fail" || name == "required") && !literal_msg && !vals.is_empty() {
             vals[0] = Value::from("(message computed from data is not shown)");
         }
-        funcs::call(name, vals).map_err(|e| (pos, format!("error calling {name}: {}", e.0)))
+        self.charge(pos, 1 + funcs::work(name, &vals))?;
+        let v =
+            funcs::call(name, vals).map_err(|e| (pos, format!("error calling {name}: {}", e.0)))?;
+        self.check_result(pos, name, &v)?;
+        Ok(v)
+    }
+
+    /// Bounds what a function built: strings to [`MAX_STRING`] bytes, lists and maps to
+    /// [`MAX_VALUE_DEPTH`] levels; and charges for its size.
+    fn check_result(&mut self, pos: usize, name: &str, v: &Value) -> R<()> {
+        let size = match v {
+            Value::String(s) if s.len() > MAX_STRING => {
+                let msg = format!("error calling {name}: result would exceed {MAX_STRING} bytes");
+                return Err((pos, msg));
+            }
+            Value::List(_) | Value::Map(_) => measure(v),
+            _ => return self.charge_copy(pos, v),
+        };
+        if size.depth > MAX_VALUE_DEPTH {
+            let max = MAX_VALUE_DEPTH;
+            return Err((
+                pos,
+                format!("error calling {name}: value nests deeper than {max} levels"),
+            ));
+        }
+        self.charge(pos, size.weight)
     }
 
     /// Go's short-circuit `and` / `or`: the first falsy (and) or truthy (or) argument, else

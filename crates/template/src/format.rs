@@ -5,7 +5,8 @@
 
 use crate::error::FuncResult;
 use crate::funcs::str_arg;
-use crate::value::{Bytes, Value, format_float_g, push};
+use crate::limits::past_max_string;
+use crate::value::{Bytes, Value, format_float_g, push, push_hex};
 
 /// `fmt.Sprint`: operands concatenated, with a space between two operands when neither is a
 /// string.
@@ -17,6 +18,9 @@ pub(crate) fn sprint(args: &[Value]) -> Bytes {
             push(&mut out, b" ");
         }
         a.write_go(&mut out);
+        if past_max_string(&out) {
+            break;
+        }
     }
     out
 }
@@ -29,6 +33,9 @@ pub(crate) fn sprintln(args: &[Value]) -> Bytes {
             push(&mut out, b" ");
         }
         a.write_go(&mut out);
+        if past_max_string(&out) {
+            break;
+        }
     }
     push(&mut out, b"\n");
     out
@@ -58,18 +65,19 @@ pub(crate) fn quote(out: &mut Bytes, s: &[u8], delim: char) {
                 push(out, c.encode_utf8(&mut buf).as_bytes());
             } else if c.is_control() {
                 let code = u32::from(c);
-                let e = if code < 0x80 {
-                    format!("\\x{code:02x}")
+                if code < 0x80 {
+                    push_hex(out, b"\\x", code, 2, false);
+                } else if code <= 0xffff {
+                    push_hex(out, b"\\u", code, 4, false);
                 } else {
-                    format!("\\u{code:04x}")
-                };
-                push(out, e.as_bytes());
+                    push_hex(out, b"\\U", code, 8, false);
+                }
             } else {
                 push(out, c.encode_utf8(&mut buf).as_bytes());
             }
         }
         for b in chunk.invalid() {
-            push(out, format!("\\x{b:02x}").as_bytes());
+            push_hex(out, b"\\x", u32::from(*b), 2, false);
         }
     }
     push(out, delim.encode_utf8(&mut buf).as_bytes());
@@ -96,7 +104,7 @@ pub(crate) fn printf(args: Vec<Value>) -> FuncResult {
     let mut rest = args[1..].iter();
     let mut out = Bytes::default();
     let mut i = 0;
-    while i < format.len() {
+    while i < format.len() && !past_max_string(&out) {
         let b = format[i];
         i += 1;
         if b != b'%' {

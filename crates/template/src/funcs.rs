@@ -3,8 +3,9 @@
 
 use crate::error::{FuncError, FuncResult};
 use crate::format;
+use crate::limits::{BYTES_PER_STEP, measure, past_max_string};
 use crate::sprig;
-use crate::value::{Bytes, Value, push};
+use crate::value::{Bytes, Value, push, push_hex};
 
 /// A function: minimum and maximum argument counts and the implementation.
 type Func = (usize, usize, fn(Vec<Value>) -> FuncResult);
@@ -38,6 +39,49 @@ fn lookup(name: &str) -> Option<Func> {
 /// Whether `name` is a known function.
 pub(crate) fn exists(name: &str) -> bool {
     name == "and" || name == "or" || lookup(name).is_some()
+}
+
+/// Steps a call costs before it runs, on top of the copies of its arguments and result
+/// (which the executor charges): for functions much slower per byte or per value than a
+/// copy. The factors come from `tests::worst` (an optimized build takes roughly 50–150 ns a
+/// step for every function).
+pub(crate) fn work(name: &str, args: &[Value]) -> u64 {
+    let text = |i: usize| match args.get(i) {
+        Some(Value::String(s)) => s.as_slice(),
+        _ => &[],
+    };
+    let bytes = |i: usize| text(i).len() as u64;
+    let weight = |i: usize| args.get(i).map_or(0, |v| measure(v).weight);
+    match name {
+        // libyaml takes 200–700 ns a byte, more with flow nesting. Input nested too deep is
+        // refused after a linear scan, before libyaml runs.
+        "fromYaml" => match crate::yaml_scan::checked_depth(text(0)) {
+            Ok(depth) => bytes(0).saturating_mul(3 + depth as u64 / 25),
+            Err(_) => 0,
+        },
+        "fromJson" | "mustFromJson" => bytes(0) / 4,
+        "toJson" | "toPrettyJson" | "toRawJson" | "mustToJson" | "mustToPrettyJson"
+        | "mustToRawJson" => 2 * weight(0),
+        // serde_yaml's emitter takes about 500 ns a value.
+        "toYaml" => 6 * weight(0),
+        "keys" => 2 * (0..args.len()).map(weight).sum::<u64>(),
+        // One value (a map entry for `split`) per part.
+        "split" | "splitList" => {
+            let sep = bytes(0).max(1);
+            let parts = bytes(1) / sep + 1;
+            if name == "split" { 3 * parts } else { parts }
+        }
+        // Every byte of the text against every character to trim.
+        "trimAll" => bytes(1).saturating_mul(bytes(0)) / BYTES_PER_STEP,
+        // Three copies of the text, then a search.
+        "replace" => (bytes(0) + bytes(1) + 2 * bytes(2)) / BYTES_PER_STEP,
+        // A padding copy per line.
+        "indent" | "nindent" => {
+            let lines = text(1).iter().filter(|b| **b == b'\n').count() as u64;
+            bytes(1) / BYTES_PER_STEP + lines
+        }
+        _ => 0,
+    }
 }
 
 /// Calls `name` with `args`, checking the argument count first.
@@ -222,6 +266,9 @@ fn escape(a: &[Value], f: fn(&mut Bytes, u8)) -> Value {
     let mut out = Bytes::default();
     for &b in text {
         f(&mut out, b);
+        if past_max_string(&out) {
+            break;
+        }
     }
     Value::String(out)
 }
@@ -244,7 +291,7 @@ fn js_escape(out: &mut Bytes, b: u8) {
         b'\\' => push(out, b"\\\\"),
         b'\'' => push(out, b"\\'"),
         b'"' => push(out, b"\\\""),
-        b'<' | b'>' | b'&' | b'=' | 0..0x20 => push(out, format!("\\u{b:04X}").as_bytes()),
+        b'<' | b'>' | b'&' | b'=' | 0..0x20 => push_hex(out, b"\\u", u32::from(b), 4, true),
         _ => push(out, &[b]),
     }
 }
@@ -253,6 +300,6 @@ fn url_escape(out: &mut Bytes, b: u8) {
     match b {
         b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => push(out, &[b]),
         b' ' => push(out, b"+"),
-        _ => push(out, format!("%{b:02X}").as_bytes()),
+        _ => push_hex(out, b"%", u32::from(b), 2, true),
     }
 }

@@ -1,7 +1,7 @@
 //! The lexer: splits a template into text and action tokens, applying the `{{-` / `-}}` trim
 //! markers and dropping comments, as Go's `text/template/parse` lexer does.
 
-use crate::parse::ArgKind;
+use crate::tree::ArgKind;
 
 /// What a token is.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,94 +1,21 @@
 //! The parser: tokens to a tree of [`Node`]s, with `define`d and `block` templates collected
 //! by name. Unknown functions are parse errors, as in Go.
+//!
+//! The parser recurses once per control structure (`if`, `range`, `with`, `else if`,
+//! `block`, `define`) and per parenthesized pipeline; [`MAX_NESTING`] bounds both together,
+//! so a hostile template cannot exhaust the stack.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::funcs;
 use crate::lex::{self, Tok, Token};
+use crate::tree::{Arg, ArgKind, Cmd, Control, Kind, List, Node, Pipe};
 
-/// A list of nodes.
-pub(crate) type List = Vec<Node>;
-
-/// One node of the tree.
-#[derive(Debug, Clone)]
-pub(crate) enum Node {
-    /// Literal text.
-    Text(Arc<str>),
-    /// `{{ pipeline }}`: prints the value unless the pipeline declares variables.
-    Action(Pipe),
-    /// `if`, `range` or `with`, with its pipeline, body and `else` body.
-    Control(Control),
-    /// `{{ template "name" pipeline }}`.
-    Template {
-        pos: usize,
-        name: String,
-        pipe: Option<Pipe>,
-    },
-    /// `{{ break }}`.
-    Break,
-    /// `{{ continue }}`.
-    Continue,
-}
-
-/// The three control structures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    If,
-    Range,
-    With,
-}
-
-/// A control structure.
-#[derive(Debug, Clone)]
-pub(crate) struct Control {
-    pub kind: Kind,
-    pub pipe: Pipe,
-    pub body: List,
-    pub else_body: List,
-}
-
-/// A pipeline, with its variable declarations (`$x := …`) or assignment (`$x = …`).
-#[derive(Debug, Clone)]
-pub(crate) struct Pipe {
-    pub pos: usize,
-    pub vars: Vec<String>,
-    pub assign: bool,
-    pub cmds: Vec<Cmd>,
-}
-
-/// One command of a pipeline: an operand followed by arguments.
-#[derive(Debug, Clone)]
-pub(crate) struct Cmd {
-    pub pos: usize,
-    pub args: Vec<Arg>,
-}
-
-/// An operand.
-#[derive(Debug, Clone)]
-pub(crate) struct Arg {
-    pub pos: usize,
-    pub kind: ArgKind,
-}
-
-/// What an operand is.
-#[derive(Debug, Clone)]
-pub(crate) enum ArgKind {
-    Dot,
-    Nil,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(Arc<str>),
-    /// `.a.b.c`.
-    Field(Vec<String>),
-    /// `$x.a.b`.
-    Var(String, Vec<String>),
-    /// A function name.
-    Func(String),
-    /// `( pipeline ).a.b`.
-    Paren(Box<Pipe>, Vec<String>),
-}
+/// Deepest nesting of control structures and parenthesized pipelines, counted together (Go
+/// has no limit; real templates rarely go past 5). Each level costs a few parser and
+/// executor stack frames.
+pub(crate) const MAX_NESTING: usize = 100;
 
 /// A parse error at a byte offset.
 pub(crate) type ParseError = (usize, String);
@@ -107,6 +34,7 @@ pub(crate) fn parse(toks: Vec<Token>, end: usize) -> Result<Tree, ParseError> {
         end,
         defines: BTreeMap::new(),
         range_depth: 0,
+        depth: 0,
     };
     let (root, stop) = p.list(true)?;
     if let Some((pos, word)) = stop {
@@ -124,6 +52,8 @@ struct Parser {
     end: usize,
     defines: BTreeMap<String, Arc<List>>,
     range_depth: usize,
+    /// Current nesting of control structures and parentheses.
+    depth: usize,
 }
 
 impl Parser {
@@ -143,6 +73,22 @@ impl Parser {
         let t = self.toks.get(self.i).cloned();
         self.i += 1;
         t
+    }
+
+    /// Runs `f` one nesting level deeper, or fails at `pos` when that would pass
+    /// [`MAX_NESTING`].
+    fn nested<T>(
+        &mut self,
+        pos: usize,
+        f: impl FnOnce(&mut Self) -> Result<T, ParseError>,
+    ) -> Result<T, ParseError> {
+        if self.depth >= MAX_NESTING {
+            return Err((pos, format!("nesting exceeds {MAX_NESTING} levels")));
+        }
+        self.depth += 1;
+        let result = f(self);
+        self.depth -= 1;
+        result
     }
 
     fn expect_close(&mut self, what: &str) -> Result<(), ParseError> {
@@ -174,7 +120,7 @@ impl Parser {
                             return Ok((list, Some((t.pos, word))));
                         }
                         "else" => return Ok((list, Some((t.pos, word)))),
-                        "define" if top => self.define()?,
+                        "define" if top => self.nested(t.pos, Self::define)?,
                         "define" => {
                             return Err((t.pos, "define is only allowed at top level".into()));
                         }
@@ -196,7 +142,7 @@ impl Parser {
         };
         if let Some(kind) = kind {
             self.i += 1;
-            return self.control(kind);
+            return self.nested(open, |p| p.control(kind));
         }
         match word {
             "template" => {
@@ -208,7 +154,7 @@ impl Parser {
                     pipe,
                 })
             }
-            "block" => self.block(open),
+            "block" => self.nested(open, |p| p.block(open)),
             "break" | "continue" => {
                 self.i += 1;
                 if self.range_depth == 0 {
@@ -275,7 +221,7 @@ impl Parser {
         if let Some(k) = chained.filter(|k| *k == kind) {
             self.i += 1;
             // `{{else if x}}…{{end}}` is `{{else}}{{if x}}…{{end}}{{end}}` sharing one end.
-            return Ok(vec![self.control(k)?]);
+            return Ok(vec![self.nested(pos, |p| p.control(k))?]);
         }
         self.expect_close("else")?;
         let (list, stop) = self.list(false)?;
@@ -430,7 +376,8 @@ impl Parser {
             Tok::Char(c) => ArgKind::Int(c),
             Tok::Number(n) => lex::number(&n).map_err(|m| (pos, m))?,
             Tok::LParen => {
-                let pipe = self.pipe_until(true, "parenthesized pipeline", true)?;
+                let pipe =
+                    self.nested(pos, |p| p.pipe_until(true, "parenthesized pipeline", true))?;
                 ArgKind::Paren(Box::new(pipe), self.chain(Vec::new()))
             }
             Tok::Ident(w) => match w.as_str() {

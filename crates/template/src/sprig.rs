@@ -9,9 +9,11 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::Digest as _;
 use zeroize::Zeroizing;
 
+use crate::decode;
 use crate::error::{FuncError, FuncResult};
 use crate::format::quote;
 use crate::funcs::{int_arg, str_arg, wrong_type};
+use crate::limits::{MAX_STRING, past_max_string};
 use crate::value::{Bytes, Value, push};
 use crate::yaml;
 
@@ -19,9 +21,6 @@ use crate::yaml;
 type Func = (usize, usize, fn(Vec<Value>) -> FuncResult);
 
 const MANY: usize = usize::MAX;
-
-/// Largest string `repeat`, `indent` and friends may build.
-const MAX_STRING: usize = 4 << 20;
 
 /// Looks up a Sprig function.
 pub(crate) fn lookup(name: &str) -> Option<Func> {
@@ -164,6 +163,9 @@ fn replace(a: Vec<Value>) -> FuncResult {
     if old.is_empty() {
         return Ok(string(src.to_string()));
     }
+    // Sized first: `replace "a" <4 MiB> <4 MiB of a>` would otherwise build terabytes.
+    let count = src.matches(old.as_str()).count();
+    checked_len((src.len() - count * old.len()).saturating_add(count.saturating_mul(new.len())))?;
     Ok(string(src.replace(old.as_str(), &new)))
 }
 
@@ -211,6 +213,9 @@ fn indent(a: &[Value], newline: bool) -> FuncResult {
 fn quoted(a: &[Value], delim: char) -> Value {
     let mut out = Bytes::default();
     for (i, v) in a.iter().filter(|v| !matches!(v, Value::Null)).enumerate() {
+        if past_max_string(&out) {
+            break;
+        }
         if i > 0 {
             push(&mut out, b" ");
         }
@@ -229,6 +234,9 @@ fn quoted(a: &[Value], delim: char) -> Value {
 fn cat(a: Vec<Value>) -> FuncResult {
     let mut out = Bytes::default();
     for (i, v) in a.iter().filter(|v| !matches!(v, Value::Null)).enumerate() {
+        if past_max_string(&out) {
+            break;
+        }
         if i > 0 {
             push(&mut out, b" ");
         }
@@ -296,13 +304,7 @@ fn json(v: &Value, pretty: bool, html: bool) -> FuncResult {
 }
 
 fn from_json(a: Vec<Value>) -> FuncResult {
-    let j: serde_json::Value = serde_json::from_slice(str_arg(&a, 0)?).map_err(|e| {
-        let (line, col) = (e.line(), e.column());
-        FuncError::new(format!(
-            "input is not valid JSON (line {line}, column {col})"
-        ))
-    })?;
-    Ok(Value::from_json(&j))
+    decode::json(str_arg(&a, 0)?)
 }
 
 fn map_of(v: &Value) -> Result<&BTreeMap<String, Value>, FuncError> {
@@ -369,6 +371,9 @@ fn join(a: Vec<Value>) -> FuncResult {
     };
     let mut out = Bytes::default();
     for (i, v) in items.iter().enumerate() {
+        if past_max_string(&out) {
+            break;
+        }
         if i > 0 {
             push(&mut out, sep);
         }

@@ -193,6 +193,25 @@ pub(crate) fn push(out: &mut Bytes, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
+/// Appends `prefix` and `code` as `digits` hex digits (without `format!`, which costs an
+/// allocation per escaped byte).
+pub(crate) fn push_hex(out: &mut Bytes, prefix: &[u8], code: u32, digits: u32, upper: bool) {
+    let table: &[u8; 16] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
+    let mut buf = [0u8; 16];
+    let len = prefix.len().min(8);
+    buf[..len].copy_from_slice(&prefix[..len]);
+    let mut n = len;
+    for shift in (0..digits.min(8)).rev() {
+        buf[n] = table[((code >> (shift * 4)) & 0xf) as usize];
+        n += 1;
+    }
+    push(out, &buf[..n]);
+}
+
 /// A float as JSON, as Go writes it: integral values without a fraction.
 fn float_json(x: f64) -> serde_json::Value {
     if x.fract() == 0.0 && x.abs() < 1e15 {

@@ -3,8 +3,10 @@
 
 use zeroize::Zeroizing;
 
+use crate::decode;
 use crate::error::{FuncError, FuncResult};
 use crate::value::Value;
+use crate::yaml_scan::checked_depth;
 
 /// Encodes a value as YAML, without the trailing newline.
 pub(crate) fn to_yaml(v: &Value) -> FuncResult {
@@ -21,17 +23,10 @@ pub(crate) fn to_yaml(v: &Value) -> FuncResult {
 /// Decodes a YAML mapping. Unlike ESO (which returns a map holding the error text), a
 /// document that is not a mapping is an error, naming only where it failed.
 pub(crate) fn from_yaml(text: &[u8]) -> FuncResult {
-    let json: serde_json::Value = serde_yaml::from_slice(text).map_err(|e| match e.location() {
-        Some(l) => FuncError::new(format!(
-            "input is not valid YAML (line {}, column {})",
-            l.line(),
-            l.column()
-        )),
-        None => FuncError::new("input is not valid YAML"),
-    })?;
-    match json {
-        serde_json::Value::Object(_) => Ok(Value::from_json(&json)),
-        serde_json::Value::Null => Ok(Value::Map(Default::default())),
+    checked_depth(text)?;
+    match decode::yaml(text)? {
+        v @ Value::Map(_) => Ok(v),
+        Value::Null => Ok(Value::Map(Default::default())),
         _ => Err(FuncError::new("YAML input is not a mapping")),
     }
 }

@@ -4,9 +4,13 @@
 
 use crate::{Template, TemplateError, Value};
 
+mod budget;
 mod errors;
+mod nesting;
 mod output;
 mod props;
+mod worst;
+mod yaml_scan;
 
 /// Default data when a case gives none.
 const DATA: &str = r#"{"user":"alice","pass":"s3cr3t-pw","registry":"registry.example.com",

@@ -1,5 +1,6 @@
 //! Property-style checks: for generated values, no error message and no `Debug` output ever
-//! contains a data value; the API types are thread-safe.
+//! contains a data value; the API types are thread-safe; random and deeply nested templates
+//! never panic or overflow the stack.
 
 use std::collections::BTreeMap;
 
@@ -8,10 +9,10 @@ use zeroize::Zeroizing;
 use crate::{Template, Value};
 
 /// A small deterministic generator (no extra dependency needed for a handful of values).
-struct Lcg(u64);
+pub(super) struct Lcg(pub(super) u64);
 
 impl Lcg {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
@@ -139,4 +140,83 @@ fn random_templates_never_panic() {
             let _ = t.render_bytes(&data);
         }
     }
+}
+
+/// A template nested about 100 levels deep (just under, at or just over the limit) or 3,000,
+/// mixing every construct that nests: `if`, `with`, `range` with and without variables,
+/// `else if` chains, `block`, calls into a self-recursive `define`, and parenthesized
+/// pipelines, sometimes with closers missing.
+fn deep_template(rng: &mut Lcg) -> String {
+    // Each level: its opening, its closing and how many nesting levels it takes.
+    const LEVELS: &[(&str, &str, usize)] = &[
+        ("{{if $.v}}", "{{end}}", 1),
+        ("{{with $.v}}", "{{end}}", 1),
+        ("{{range $.v}}", "{{end}}", 1),
+        ("{{range $i, $e := $.v}}", "{{else}}x{{end}}", 1),
+        ("{{if not $.v}}{{else if $.v}}", "{{end}}", 2),
+        ("{{block \"b\" .}}", "{{end}}", 1),
+        ("{{with $x := list . $.v}}", "{{end}}", 1),
+        ("{{template \"r\" .}}{{if $.v}}", "{{end}}", 1),
+    ];
+    let target = match rng.next() % 8 {
+        0 => 3_000,
+        1 | 2 => 90 + (rng.next() % 20) as usize,
+        _ => 40 + (rng.next() % 60) as usize,
+    };
+    // The `define` is one level; parentheses come in threes.
+    let mut used = 1;
+    let parens = 3 * (rng.next() % 10) as usize;
+    let mut src = String::from("{{define \"r\"}}{{if .}}{{template \"r\" .}}{{end}}{{end}}");
+    let mut closers = Vec::new();
+    while used + parens < target {
+        let (open, close, levels) = LEVELS[(rng.next() % LEVELS.len() as u64) as usize];
+        src.push_str(open);
+        closers.push(close);
+        used += levels;
+    }
+    src.push_str(&format!(
+        "{{{{ print {}$.v{} }}}}",
+        "(toJson (fromJson (toJson ".repeat(parens / 3),
+        ")))".repeat(parens / 3)
+    ));
+    // Sometimes a few closers are missing.
+    let missing = if rng.next().is_multiple_of(4) {
+        (rng.next() % 3) as usize
+    } else {
+        0
+    };
+    for close in closers
+        .iter()
+        .rev()
+        .take(closers.len().saturating_sub(missing))
+    {
+        src.push_str(close);
+    }
+    src
+}
+
+#[test]
+fn deep_random_templates_never_panic_or_overflow() {
+    // On a tokio worker's 2 MiB stack: a missing bound would abort the test binary with a
+    // stack overflow rather than fail an assertion.
+    super::nesting::on_worker_stack(|| {
+        let mut rng = Lcg(99);
+        // Lists of one element keep ranges cheap; some rounds use two (2^100 iterations, so
+        // the budget ends them).
+        let one = Value::Map(BTreeMap::from([(
+            "v".to_owned(),
+            Value::List(vec![Value::Int(1)]),
+        )]));
+        let two = Value::Map(BTreeMap::from([(
+            "v".to_owned(),
+            Value::List(vec![Value::Int(1), Value::Int(2)]),
+        )]));
+        for round in 0..200 {
+            let src = deep_template(&mut rng);
+            let data = if round % 10 == 0 { &two } else { &one };
+            if let Ok(t) = Template::parse("r", &src) {
+                let _ = t.render_bytes(data);
+            }
+        }
+    });
 }
