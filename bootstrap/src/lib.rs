@@ -1,17 +1,22 @@
 //! The five-phase bootstrap behind `ferry bootstrap` and `ferry unseal`.
 //!
-//! It takes a cluster from environment variables to zero secrets: init and unseal Vault
-//! with the keys sealed to age recipients ([`bundle`], [`phase::infra`]), write the values to
-//! KV once ([`phase::secrets`]), switch Flux's Git credentials to a Vault-backed Secret
-//! ([`phase::flux`]), write the apps' policies and roles and await their ExternalSecrets
-//! ([`phase::apps`]), verify and revoke the root and bootstrap tokens ([`phase::finish`]). Progress is recorded in a
-//! ConfigMap ([`state`]) so that a re-run, even after a kill, skips what is done; the
-//! [`runner`] decides what runs.
+//! It takes a cluster from environment variables to zero secrets. A reading order:
 //!
-//! Other modules: [`context`] (what a phase runs with), [`progress`] (stderr lines or JSON
-//! events), [`env`](mod@env) (the values, read once), [`env_secret`] (the values from a
-//! Secret, deleted after phase 2), [`session`] (Vault access and
-//! tokens), [`steps`], [`kubeutil`], [`error`].
+//! 1. [`runner`]: the run from start to Complete. It reads the state ([`state`], a
+//!    ConfigMap), decides what runs ([`plan`]), opens Vault and creates the bootstrap token
+//!    ([`session`], phase 0 in events), then runs the phases in order.
+//! 2. [`phase`]: the five phases, [`Phase`](phase::Phase) and a module each:
+//!    [`infra`](phase::infra) (KV, Kubernetes auth, CRDs), [`secrets`](phase::secrets) (the
+//!    values to KV once), [`flux`](phase::flux) (Flux's Git credentials made Vault-backed),
+//!    [`apps`](phase::apps) (the apps' policies, roles and ExternalSecrets),
+//!    [`finish`](phase::finish) (verify, revoke the tokens).
+//! 3. What they share: [`context`] (what a phase runs with), [`steps`] and [`progress`]
+//!    (a step reported as stderr lines or JSON events), [`poll`] (waiting on another
+//!    controller), [`kubeutil`], [`error`] (the one error type).
+//!
+//! The values: [`env`](mod@env) (read once from the environment) or [`env_secret`] (from a
+//! Secret, deleted after phase 2). The init bundle (unseal keys and root token sealed to age
+//! recipients): [`bundle`]; `ferry unseal`: [`unseal`].
 
 pub mod bundle;
 pub mod context;

@@ -15,8 +15,7 @@ use crate::context::{PhaseContext, Timeouts};
 use crate::env::EnvValues;
 use crate::env_secret::EnvSecret;
 use crate::error::BootstrapError;
-use crate::phase::finish;
-use crate::phase::{Phase, apps, flux, infra, secrets};
+use crate::phase::{Phase, apps, finish, flux, infra, secrets};
 use crate::plan::{Plan, fingerprints, plan};
 use crate::progress::Progress;
 use crate::session::{self, Admin, AdminSource, Tokens, VaultAccess};
@@ -99,9 +98,7 @@ pub async fn run(
         .map_err(|e| BootstrapError::ConnectKube(e.to_string()))?;
     let vault = session::connect(&config)?;
     let store = StateStore::new(&kube, &config.agent.namespace);
-    let state = store.read().await?;
-    let initialised = vault.seal_status().await.ok().map(|s| s.initialized);
-    let mut plan = plan(&config, &state, from_phase, initialised);
+    let mut plan = plan_run(&config, &store, &vault, from_phase).await?;
     let (values, env_secret) = match &options.env_secret {
         None => (values, None),
         Some(target) => {
@@ -121,10 +118,7 @@ pub async fn run(
         });
     }
     if plan.runs(Phase::Secrets) {
-        match &env_secret {
-            Some(secret) => secret.check(&config, &values)?,
-            None => values.check(&config)?,
-        }
+        check_values(&config, &values, env_secret.as_ref())?;
     }
     let run = Run {
         prints: fingerprints(&config),
@@ -144,6 +138,32 @@ pub async fn run(
         complete: true,
         unset,
     })
+}
+
+/// The plan from the recorded state and whether Vault is initialised (`None`, and the state
+/// decides, when Vault cannot be asked).
+async fn plan_run(
+    config: &BootstrapConfig,
+    store: &StateStore,
+    vault: &Vault,
+    from_phase: Phase,
+) -> Result<Plan, BootstrapError> {
+    let state = store.read().await?;
+    let initialised = vault.seal_status().await.ok().map(|s| s.initialized);
+    Ok(plan(config, &state, from_phase, initialised))
+}
+
+/// Before any write, when phase 2 runs: every declared value is there and passes its check
+/// (in the environment, or in the `--env-secret` Secret).
+fn check_values(
+    config: &BootstrapConfig,
+    values: &EnvValues,
+    env_secret: Option<&EnvSecret>,
+) -> Result<(), BootstrapError> {
+    match env_secret {
+        Some(secret) => secret.check(config, values),
+        None => values.check(config),
+    }
 }
 
 /// `--env-secret`: the values from the Secret when it exists (phase 2 then runs, to store or

@@ -5,7 +5,7 @@
 //! The verify step runs before the revocations because it reads the known values from
 //! Vault with the admin token. The revocations also run, best effort, when a run fails
 //! ([`revoke_all`]). The root token counts as revoked only when Vault says so
-//! ([`confirm_revoked`]); an unreachable or sealed Vault fails the phase instead.
+//! (`confirm_revoked`); an unreachable or sealed Vault fails the phase instead.
 
 use ferry_vault::VaultError;
 use ferry_verify::{ClusterScope, Scanner, check_cluster, known_entries, read_known_values};
