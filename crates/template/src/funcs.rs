@@ -71,6 +71,8 @@ pub(crate) fn work(name: &str, args: &[Value]) -> u64 {
             let parts = bytes(1) / sep + 1;
             if name == "split" { 3 * parts } else { parts }
         }
+        // Unicode case mapping a character at a time.
+        "upper" | "lower" | "title" | "nospace" => bytes(0) / BYTES_PER_STEP,
         // Every byte of the text against every character to trim.
         "trimAll" => bytes(1).saturating_mul(bytes(0)) / BYTES_PER_STEP,
         // Three copies of the text, then a search.

@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use crate::value::Value;
 
-/// Most steps one render may take; measured worst cases stay well under a second of CPU.
+/// Most steps one render may take: the worst templates found (`tests::worst`) stop within
+/// about 0.2 s of CPU, optimized; a typical ExternalSecret template takes a few hundred.
 pub(crate) const MAX_STEPS: u64 = 2_000_000;
 /// Bytes of copying or building that cost one step.
 pub(crate) const BYTES_PER_STEP: u64 = 16;
