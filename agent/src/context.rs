@@ -82,6 +82,8 @@ pub struct Ctx {
     pub events: Events,
     /// Whether the ExternalSecret and store caches have been filled (for `/readyz`).
     pub synced: std::sync::atomic::AtomicBool,
+    /// Set when the agent shuts down: templates still rendering stop.
+    pub cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Exponential backoff with jitter, per object; reset on success.

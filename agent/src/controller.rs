@@ -130,6 +130,7 @@ impl Agent {
             backoff: Backoff::new(config.backoff_base, config.backoff_max),
             events: Events::new(client.clone(), &config.reporter),
             synced: AtomicBool::new(false),
+            cancel: Arc::new(AtomicBool::new(false)),
             client,
             config,
         });
@@ -182,7 +183,11 @@ impl Agent {
         let css = drive(css, store_caches.cluster.clone(), shutdown);
         let es = run_external_secrets(ctx.clone(), secret_cache_writer, store_caches, shutdown);
         let janitor = janitor(ctx.clone(), stopped());
-        let (_, _, _, es) = tokio::join!(ss, css, janitor, es);
+        let cancel = async {
+            shutdown.wait().await;
+            ctx.cancel.store(true, Ordering::Relaxed);
+        };
+        let (_, _, _, es, ()) = tokio::join!(ss, css, janitor, es, cancel);
         tracing::info!("controllers stopped; revoking Vault tokens");
         ctx.sessions.revoke_all().await;
         es

@@ -43,6 +43,10 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Ctx>) -> Result<Action>
     let started = std::time::Instant::now();
     let _in_flight = crate::metrics::reconcile_started();
     let result = sync(&es, &ctx).await;
+    if result.is_err() && ctx.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        // Stopped by the shutdown (a render cancelled): nothing to report.
+        return Ok(Action::await_change());
+    }
     let (ready, written) = match &result {
         Ok(Outcome::NotOurs) => return Ok(Action::await_change()),
         Ok(Outcome::Done(ready, written)) => (ready.clone(), *written),
@@ -120,8 +124,14 @@ async fn sync(es: &ExternalSecret, ctx: &Ctx) -> Result<Outcome> {
         };
         return not_found(ctx, es, err, true).await;
     }
-    let data = shape::build_all(&es.spec, &fetched, &found)?;
-    let rendered = templating::render(ctx, es, data).await?;
+    let sources = templating::sources(ctx, es).await?;
+    let inputs = templating::Inputs {
+        spec: es.spec.clone(),
+        fetched,
+        found,
+        sources,
+    };
+    let rendered = templating::shape(inputs, &ctx.cancel).await?;
     let policy = shape::WritePolicy {
         allow_service_account_tokens: ctx.config.allow_service_account_token_secrets,
     };

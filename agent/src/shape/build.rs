@@ -10,6 +10,8 @@ use ferry_api::{ExternalSecretDataRemoteRef, ExternalSecretSpec};
 use ferry_vault::{KvData, KvSecret};
 use serde_json::{Map, Value};
 
+use ferry_template::RenderLimits;
+
 use super::rewrite::rewrite;
 use super::value::{self, Bytes, Found, Lookup};
 use super::{RemoteKey, SecretData, parse_version};
@@ -39,6 +41,16 @@ pub fn build_all(
     fetched: &BTreeMap<RemoteKey, KvSecret>,
     found: &FindResults,
 ) -> Result<SecretData> {
+    build_all_with(spec, fetched, found, &RenderLimits::default())
+}
+
+/// [`build_all`] whose rewrite transforms stop at `limits` (a deadline, a cancellation flag).
+pub fn build_all_with(
+    spec: &ExternalSecretSpec,
+    fetched: &BTreeMap<RemoteKey, KvSecret>,
+    found: &FindResults,
+    limits: &RenderLimits,
+) -> Result<SecretData> {
     let mut out = SecretData::new();
     for (i, entry) in spec.data_from.iter().enumerate() {
         let at = format!("spec.dataFrom[{i}]");
@@ -47,7 +59,7 @@ pub fn build_all(
             let secret = fetch(fetched, extract, &field)?;
             let raw = extract_raw(secret.data.expose(), extract, &field)?;
             let strategies = (extract.conversion_strategy, extract.decoding_strategy);
-            finish(raw, &entry.rewrite, &at, &field, strategies)?
+            finish(raw, &entry.rewrite, &at, &field, strategies, limits)?
         } else if let Some(find) = &entry.find {
             let field = format!("{at}.find");
             let raw = found
@@ -57,7 +69,7 @@ pub fn build_all(
                 .map(|(path, secret)| (path.clone(), value::whole(secret.data.expose())))
                 .collect();
             let strategies = (find.conversion_strategy, find.decoding_strategy);
-            finish(raw, &entry.rewrite, &at, &field, strategies)?
+            finish(raw, &entry.rewrite, &at, &field, strategies, limits)?
         } else {
             continue;
         };
@@ -189,11 +201,12 @@ fn finish(
     at: &str,
     field: &str,
     (conversion, decoding): (ConversionStrategy, DecodingStrategy),
+    limits: &RenderLimits,
 ) -> Result<BTreeMap<String, Bytes>> {
     let (keyed, key_field) = if rules.is_empty() {
         (convert(raw, conversion, field)?, field.to_owned())
     } else {
-        (rewrite(rules, raw, at)?, format!("{at}.rewrite"))
+        (rewrite(rules, raw, at, limits)?, format!("{at}.rewrite"))
     };
     let mut out = BTreeMap::new();
     for (key, bytes) in keyed {

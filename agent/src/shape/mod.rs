@@ -27,11 +27,13 @@ use std::collections::BTreeSet;
 use ferry_api::external_secret::MetadataPolicy;
 use ferry_api::{ExternalSecretDataRemoteRef, ExternalSecretSpec};
 
-pub use build::{FindResults, build, build_all};
+pub use build::{FindResults, build, build_all, build_all_with};
 pub use data::SecretData;
 pub use find::FindFilter;
 pub use object::{SERVICE_ACCOUNT_TOKEN_TYPE, WritePolicy, check_rendered};
-pub use template::{Rendered, TemplateSources, render_template, template_sources};
+pub use template::{
+    Rendered, TemplateSources, render_template, render_template_with, template_sources,
+};
 pub use validate::{unsupported, validate};
 
 /// One Vault read the ExternalSecret needs: a key (path as written in `remoteRef.key`), an

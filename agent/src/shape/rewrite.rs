@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use ferry_api::external_secret::ExternalSecretRewrite;
-use ferry_template::{Template, Value};
+use ferry_template::{RenderLimits, Template, Value};
 use regex::Regex;
 use zeroize::Zeroizing;
 
@@ -22,6 +22,7 @@ pub(crate) fn rewrite(
     rules: &[ExternalSecretRewrite],
     mut map: BTreeMap<String, Bytes>,
     field: &str,
+    limits: &RenderLimits,
 ) -> Result<BTreeMap<String, Bytes>> {
     for (i, rule) in rules.iter().enumerate() {
         let at = format!("{field}.rewrite[{i}]");
@@ -44,7 +45,7 @@ pub(crate) fn rewrite(
                         Zeroizing::new(key.as_bytes().to_vec()),
                     )]);
                     let new_key = template
-                        .render(&dot)
+                        .render_with(&dot, limits)
                         .map_err(|source| template_error(&field, source))?;
                     renamed.insert(key, (new_key.as_str().to_owned(), value));
                 }

@@ -14,7 +14,7 @@ use ferry_api::external_secret::{
     ExternalSecretTemplate, TemplateEngineVersion, TemplateMergePolicy, TemplateScope,
     TemplateTarget,
 };
-use ferry_template::{Template, Value};
+use ferry_template::{RenderLimits, Template, Value};
 use zeroize::Zeroizing;
 
 use super::SecretData;
@@ -71,6 +71,17 @@ pub fn render_template(
     data: SecretData,
     sources: &TemplateSources,
 ) -> Result<Rendered, AgentError> {
+    render_template_with(template, data, sources, &RenderLimits::default())
+}
+
+/// [`render_template`] stopping at `limits` (a deadline for the whole template, a
+/// cancellation flag), on top of the engine's own step and nesting bounds.
+pub fn render_template_with(
+    template: &ExternalSecretTemplate,
+    data: SecretData,
+    sources: &TemplateSources,
+    limits: &RenderLimits,
+) -> Result<Rendered, AgentError> {
     if template.engine_version == TemplateEngineVersion::V1 {
         return Err(AgentError::Unsupported {
             field: format!("{FIELD}.engineVersion"),
@@ -92,7 +103,7 @@ pub fn render_template(
     for (i, from) in template.template_from.iter().enumerate() {
         let field = format!("{FIELD}.templateFrom[{i}]");
         for entry in from_entries(from, sources, &field)? {
-            apply(&mut out, from.target, &entry, &dot)?;
+            apply(&mut out, from.target, &entry, &dot, limits)?;
         }
     }
     let maps = [
@@ -111,7 +122,7 @@ pub fn render_template(
     for (map, target, path) in maps {
         for (key, text) in map {
             let field = format!("{FIELD}.{path}.{key}");
-            let bytes = render(key, &field, text, &dot)?;
+            let bytes = render(key, &field, text, &dot, limits)?;
             put(&mut out, target, key.clone(), bytes, &field)?;
         }
     }
@@ -198,14 +209,19 @@ fn apply(
     target: TemplateTarget,
     entry: &Entry,
     dot: &Value,
+    limits: &RenderLimits,
 ) -> Result<(), AgentError> {
     let field = entry.field.as_str();
-    let bytes = render(&entry.key, field, &entry.text, dot)?;
+    let bytes = render(&entry.key, field, &entry.text, dot, limits)?;
     if entry.scope == TemplateScope::Values {
         return put(out, target, entry.key.clone(), bytes, field);
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
+    }
+    if !ferry_template::yaml_input_is_bounded(&bytes) {
+        let msg = "the rendered template may nest deeper than 100 levels; it is not parsed";
+        return Err(build_error(field.to_owned(), msg.to_owned()));
     }
     let map: BTreeMap<String, serde_yaml::Value> = serde_yaml::from_slice(&bytes).map_err(|e| {
         let at = e
@@ -238,13 +254,14 @@ fn render(
     field: &str,
     text: &str,
     dot: &Value,
+    limits: &RenderLimits,
 ) -> Result<Zeroizing<Vec<u8>>, AgentError> {
     let err = |source| AgentError::RenderTemplate {
         field: field.to_owned(),
         source,
     };
     let template = Template::parse(name, text).map_err(err)?;
-    template.render_bytes(dot).map_err(err)
+    template.render_bytes_with(dot, limits).map_err(err)
 }
 
 /// Stores one rendered value in the data, labels or annotations.

@@ -111,6 +111,14 @@ pub use error::TemplateError;
 pub use limits::RenderLimits;
 pub use value::{Bytes, Value};
 
+/// Whether `text` may be handed to a YAML parser built on libyaml (serde_yaml and its forks)
+/// in bounded time: libyaml's scanning time grows with bytes times flow nesting (`[`, `{`), so
+/// input that may nest deeper than 100 levels is refused unless it is small. For callers that
+/// parse rendered output as YAML (ExternalSecret `templateFrom` with `KeysAndValues`).
+pub fn yaml_input_is_bounded(text: &[u8]) -> bool {
+    yaml_scan::checked_depth(text).is_ok()
+}
+
 /// A parsed template, ready to render any number of times. Cheap to clone; `Send + Sync`.
 #[derive(Clone)]
 pub struct Template {
