@@ -86,7 +86,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     )
     .await?;
     if args.install_crds {
-        ferry_agent::controller::install_crds(&client).await?;
+        ferry_api::install_crds(&client).await?;
     }
     let shutdown = Shutdown::new();
     let probe = Probe::new();

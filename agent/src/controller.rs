@@ -218,28 +218,6 @@ async fn janitor(ctx: Arc<Ctx>, shutdown: impl Future<Output = ()>) {
     }
 }
 
-/// Installs (server-side applies) the external-secrets.io CRDs generated from Ferry's types and
-/// waits until the API server serves them. For clusters without the Helm chart's CRDs.
-pub async fn install_crds(client: &Client) -> Result<()> {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    use kube::api::{Patch, PatchParams};
-    use kube::runtime::wait::{await_condition, conditions};
-    let api = Api::<CustomResourceDefinition>::all(client.clone());
-    let params = PatchParams::apply(ferry_api::FIELD_MANAGER).force();
-    for crd in ferry_api::crds() {
-        let name = crd.name_any();
-        api.patch(&name, &params, &Patch::Apply(&crd))
-            .await
-            .map_err(|e| AgentError::Start(format!("installing CRD {name}: {e}")))?;
-        let established = await_condition(api.clone(), &name, conditions::is_crd_established());
-        tokio::time::timeout(std::time::Duration::from_secs(30), established)
-            .await
-            .map_err(|_| AgentError::Start(format!("CRD {name} not established within 30 s")))?
-            .map_err(|e| AgentError::Start(format!("waiting for CRD {name}: {e}")))?;
-    }
-    Ok(())
-}
-
 async fn run_external_secrets(
     ctx: Arc<Ctx>,
     secret_cache_writer: reflector::store::Writer<PartialObjectMeta<Secret>>,

@@ -2,15 +2,14 @@
 //!
 //! It reconciles `external-secrets.io` ExternalSecret, SecretStore and ClusterSecretStore
 //! (Vault provider) into Kubernetes Secrets. Layering inside the crate: pure modules
-//! ([`shape`], [`hmac`]) know nothing of I/O; [`session`] and [`fetch`] talk to Vault; the
-//! controller modules talk to the API server and orchestrate.
+//! ([`shape`], and [`hmac`] from `ferry-secret`) know nothing of I/O; [`session`] and
+//! [`fetch`] talk to Vault; the controller modules talk to the API server and orchestrate.
 
 pub mod context;
 pub mod controller;
 pub mod error;
 pub mod fetch;
 pub mod find;
-pub mod hmac;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;
@@ -23,6 +22,8 @@ pub mod status;
 pub mod store;
 pub mod stores;
 pub mod templating;
+
+pub use ferry_secret::hmac;
 
 pub use context::AgentConfig;
 pub use controller::{Agent, Stats, StatsHandle};

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use ferry_api::{ADOPT_ANNOTATION, CreationPolicy, ExternalSecret, FIELD_MANAGER, MANAGED_LABEL};
+use ferry_secret::hmac::{SecretMeta, data_hmac, object_key, rendered_hmac, restart_fingerprint};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, PartialObjectMeta, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -17,7 +18,6 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
 use crate::error::{AgentError, Result};
-use crate::hmac::{data_hmac, object_key, rendered_hmac, restart_fingerprint};
 use crate::shape::{Rendered, SecretData};
 
 /// Annotation holding the keyed HMAC of the data Ferry wrote (never an unkeyed hash).
@@ -124,7 +124,7 @@ impl SecretWriter {
         }
         let (ns, name) = target(es);
         let key = self.key(es);
-        let want = rendered_hmac(&key, rendered);
+        let want = rendered_hmac(&key, &rendered.data, meta(rendered));
         if self.remembered_in_sync(&ns, &name, &want) {
             return Ok((Written::Unchanged, false));
         }
@@ -312,6 +312,15 @@ async fn get_secret(api: &Api<Secret>, ns: &str, name: &str) -> Result<Option<Se
             name: name.to_string(),
             source: source.into(),
         })
+}
+
+/// What the template sets besides the data, for the fingerprint.
+fn meta(rendered: &Rendered) -> SecretMeta<'_> {
+    SecretMeta {
+        secret_type: rendered.secret_type.as_deref(),
+        labels: &rendered.labels,
+        annotations: &rendered.annotations,
+    }
 }
 
 /// The target Secret's namespace and name.

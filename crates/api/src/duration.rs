@@ -3,33 +3,7 @@
 
 use std::time::Duration;
 
-/// Why a duration string could not be parsed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DurationError {
-    /// The string is empty.
-    #[error("empty duration")]
-    Empty,
-    /// The duration is negative, which makes no sense for an interval.
-    #[error("negative duration {0:?}")]
-    Negative(String),
-    /// A number is missing where one was expected.
-    #[error("invalid duration {0:?}: expected a number")]
-    MissingNumber(String),
-    /// A number has no unit (only a bare `0` may omit it).
-    #[error("invalid duration {0:?}: missing unit")]
-    MissingUnit(String),
-    /// The unit is not one of `ns`, `us`, `µs`, `ms`, `s`, `m`, `h`.
-    #[error("invalid duration {input:?}: unknown unit {unit:?}")]
-    UnknownUnit {
-        /// The whole input.
-        input: String,
-        /// The unrecognised unit.
-        unit: String,
-    },
-    /// The duration does not fit in 64 bits of nanoseconds (about 292 years), Go's limit.
-    #[error("invalid duration {0:?}: out of range")]
-    Overflow(String),
-}
+use crate::error::ApiError;
 
 /// Largest duration Go can represent, in nanoseconds.
 const MAX_NANOS: u128 = i64::MAX as u128;
@@ -38,10 +12,10 @@ const MAX_NANOS: u128 = i64::MAX as u128;
 ///
 /// A leading `+` is accepted; a leading `-` is rejected (except for `-0`, which is zero),
 /// since a negative interval has no meaning here.
-pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
+pub fn parse_duration(input: &str) -> Result<Duration, ApiError> {
     let err_input = || input.to_owned();
     let (negative, mut rest) = match input.as_bytes().first() {
-        None => return Err(DurationError::Empty),
+        None => return Err(ApiError::DurationEmpty),
         Some(b'-') => (true, &input[1..]),
         Some(b'+') => (false, &input[1..]),
         Some(_) => (false, input),
@@ -50,7 +24,7 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
         return Ok(Duration::ZERO);
     }
     if rest.is_empty() {
-        return Err(DurationError::MissingNumber(err_input()));
+        return Err(ApiError::DurationMissingNumber(err_input()));
     }
 
     let mut total: u128 = 0;
@@ -67,7 +41,7 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
             None => ("", after_int),
         };
         if int_digits.is_empty() && frac_digits.is_empty() {
-            return Err(DurationError::MissingNumber(err_input()));
+            return Err(ApiError::DurationMissingNumber(err_input()));
         }
         // Unit: everything up to the next digit or dot.
         let unit_len = after_num
@@ -76,7 +50,7 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
             .map_or(after_num.len(), |(i, _)| i);
         let (unit, after_unit) = after_num.split_at(unit_len);
         let unit_nanos: u128 = match unit {
-            "" => return Err(DurationError::MissingUnit(err_input())),
+            "" => return Err(ApiError::DurationMissingUnit(err_input())),
             "ns" => 1,
             "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
             "ms" => 1_000_000,
@@ -84,14 +58,14 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
             "m" => 60 * 1_000_000_000,
             "h" => 3_600 * 1_000_000_000,
             other => {
-                return Err(DurationError::UnknownUnit {
+                return Err(ApiError::DurationUnknownUnit {
                     input: err_input(),
                     unit: other.to_owned(),
                 });
             }
         };
 
-        let overflow = || DurationError::Overflow(err_input());
+        let overflow = || ApiError::DurationOverflow(err_input());
         let mut int_value: u128 = 0;
         for d in int_digits.bytes() {
             int_value = int_value
@@ -118,12 +92,12 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
     }
 
     if negative && total != 0 {
-        return Err(DurationError::Negative(err_input()));
+        return Err(ApiError::DurationNegative(err_input()));
     }
-    let secs =
-        u64::try_from(total / 1_000_000_000).map_err(|_| DurationError::Overflow(err_input()))?;
-    let nanos =
-        u32::try_from(total % 1_000_000_000).map_err(|_| DurationError::Overflow(err_input()))?;
+    let secs = u64::try_from(total / 1_000_000_000)
+        .map_err(|_| ApiError::DurationOverflow(err_input()))?;
+    let nanos = u32::try_from(total % 1_000_000_000)
+        .map_err(|_| ApiError::DurationOverflow(err_input()))?;
     Ok(Duration::new(secs, nanos))
 }
 
@@ -158,7 +132,7 @@ mod tests {
 
     #[test]
     fn rejects_invalid_durations() {
-        assert_eq!(parse_duration(""), Err(DurationError::Empty));
+        assert_eq!(parse_duration(""), Err(ApiError::DurationEmpty));
         for input in [
             "1", "h", "1x", "1h30", ".s", "-", "+", "1..5s", "-1h", "3000000h",
         ] {
@@ -166,11 +140,11 @@ mod tests {
         }
         assert!(matches!(
             parse_duration("-1s"),
-            Err(DurationError::Negative(_))
+            Err(ApiError::DurationNegative(_))
         ));
         assert!(matches!(
             parse_duration("5d"),
-            Err(DurationError::UnknownUnit { unit, .. }) if unit == "d"
+            Err(ApiError::DurationUnknownUnit { unit, .. }) if unit == "d"
         ));
     }
 }

@@ -9,7 +9,8 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::duration::{DurationError, parse_duration};
+use crate::duration::parse_duration;
+use crate::error::ApiError;
 use crate::meta::{
     CONDITION_READY, LocalObjectReference, StatusCondition, find_condition, without_description,
 };
@@ -95,7 +96,7 @@ impl Default for ExternalSecretSpec {
 
 impl ExternalSecretSpec {
     /// The refresh interval parsed; [`Duration::ZERO`] means "never refresh".
-    pub fn refresh_interval(&self) -> Result<Duration, DurationError> {
+    pub fn refresh_interval(&self) -> Result<Duration, ApiError> {
         parse_duration(&self.refresh_interval)
     }
 

@@ -3,8 +3,9 @@
 //! Ferry reconciles the External Secrets Operator's own API group, so manifests written for
 //! ESO work unchanged. This crate holds the Rust types of the resources involved
 //! ([`ExternalSecret`], [`SecretStore`], [`ClusterSecretStore`]), the CRDs derived from them
-//! ([`crds`], [`crds_yaml`]) and shared constants. It sits at the bottom of the dependency graph
-//! (API types → pure logic → I/O) and depends on no other Ferry crate.
+//! ([`crds`], [`crds_yaml`]), their installation ([`install_crds`]) and shared constants. It
+//! sits at the bottom of the dependency graph (API types → pure logic → I/O) and depends on no
+//! other Ferry crate.
 //!
 //! Layout:
 //! - [`external_secret`]: `ExternalSecret` and everything under its spec and status.
@@ -13,10 +14,14 @@
 //! - [`meta`]: references, status conditions and condition reasons shared by all kinds.
 //! - [`duration`]: Go duration parsing for `refreshInterval`.
 //! - [`crd`]: the multi-version CRDs and their YAML.
+//! - [`install`]: server-side applying the CRDs and waiting until they are served.
+//! - [`error`]: the crate's one error type.
 
 pub mod crd;
 pub mod duration;
+pub mod error;
 pub mod external_secret;
+pub mod install;
 pub mod meta;
 pub mod store;
 pub mod vault;
@@ -25,13 +30,15 @@ pub mod vault;
 mod tests;
 
 pub use crd::{crds, crds_yaml};
-pub use duration::{DurationError, parse_duration};
+pub use duration::parse_duration;
+pub use error::ApiError;
 pub use external_secret::{
     CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretData,
     ExternalSecretDataFromRemoteRef, ExternalSecretDataRemoteRef, ExternalSecretSpec,
     ExternalSecretStatus, ExternalSecretTarget, ExternalSecretTemplate, RefreshPolicy,
     SecretStoreRef, StoreKind,
 };
+pub use install::install_crds;
 pub use meta::{
     CONDITION_READY, ConditionStatus, SecretKeySelector, ServiceAccountSelector, StatusCondition,
 };

@@ -8,9 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use ferry_agent::hmac::{constant_time_eq, data_hmac, generate_key};
-use ferry_agent::shape::SecretData;
 use ferry_api::{ConditionStatus, ExternalSecret};
+use ferry_secret::SecretData;
+use ferry_secret::hmac::{constant_time_eq, data_hmac, generate_key};
 use ferry_vault::KvVersion;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;

@@ -57,7 +57,7 @@ pub async fn run(
     )
     .await?;
     steps::run(progress, "install the CRDs", || async {
-        ferry_agent::controller::install_crds(kube)
+        ferry_api::install_crds(kube)
             .await
             .map_err(|e| BootstrapError::InstallCrds(e.to_string()))
     })

@@ -3,12 +3,14 @@
 //! HMAC-SHA256 under a key only the agent holds, never an unkeyed hash, so the annotation
 //! reveals nothing about the values to whoever can read the Secret's metadata.
 
+use std::collections::BTreeMap;
+
 use hmac::digest::Key;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::shape::{Rendered, SecretData};
+use crate::SecretData;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -36,25 +38,34 @@ pub fn data_hmac(key: &[u8], data: &SecretData) -> String {
 /// Domain separation for the fingerprint of data plus template-set metadata.
 const DOMAIN_RENDERED: &[u8] = b"ferry/secret-rendered/v1\0";
 
+/// What a template sets on a Secret besides its data: its type, labels and annotations.
+#[derive(Clone, Copy, Debug)]
+pub struct SecretMeta<'a> {
+    /// The Secret's `type`, when the template sets one.
+    pub secret_type: Option<&'a str>,
+    /// Labels the template sets.
+    pub labels: &'a BTreeMap<String, String>,
+    /// Annotations the template sets.
+    pub annotations: &'a BTreeMap<String, String>,
+}
+
 /// Keyed HMAC of what a sync writes: the data and, when a template sets them, the Secret's
 /// type, labels and annotations (so a template change that only touches metadata still
 /// rewrites the Secret). Without template metadata it equals [`data_hmac`], so Secrets
 /// written before templates existed keep their fingerprint.
-pub fn rendered_hmac(key: &[u8], rendered: &Rendered) -> String {
-    let data = data_hmac(key, &rendered.data);
-    let plain = rendered.secret_type.is_none()
-        && rendered.labels.is_empty()
-        && rendered.annotations.is_empty();
+pub fn rendered_hmac(key: &[u8], data: &SecretData, meta: SecretMeta<'_>) -> String {
+    let data = data_hmac(key, data);
+    let plain = meta.secret_type.is_none() && meta.labels.is_empty() && meta.annotations.is_empty();
     if plain {
         return data;
     }
     let mut mac = new_mac(key);
     mac.update(DOMAIN_RENDERED);
     mac.update(data.as_bytes());
-    let kind = rendered.secret_type.as_deref().unwrap_or("");
+    let kind = meta.secret_type.unwrap_or("");
     mac.update(&len_prefix(kind.len()));
     mac.update(kind.as_bytes());
-    for map in [&rendered.labels, &rendered.annotations] {
+    for map in [meta.labels, meta.annotations] {
         mac.update(&len_prefix(map.len()));
         for (k, v) in map {
             mac.update(&len_prefix(k.len()));
@@ -229,24 +240,31 @@ mod tests {
     #[test]
     fn rendered_metadata_changes_the_tag_only_when_set() {
         let k = b"k";
-        let mut r = Rendered {
-            data: data(&[("a", "1")]),
-            ..Rendered::default()
+        let d = data(&[("a", "1")]);
+        let (mut labels, mut annotations) = (BTreeMap::new(), BTreeMap::new());
+        let mut secret_type = None;
+        let tag = |secret_type, labels: &_, annotations: &_| {
+            let meta = SecretMeta {
+                secret_type,
+                labels,
+                annotations,
+            };
+            rendered_hmac(k, &d, meta)
         };
-        assert_eq!(rendered_hmac(k, &r), data_hmac(k, &r.data));
-        r.labels.insert("team".into(), "a".into());
-        let labelled = rendered_hmac(k, &r);
-        assert_ne!(labelled, data_hmac(k, &r.data));
-        r.labels.clear();
-        r.annotations.insert("team".into(), "a".into());
+        assert_eq!(tag(secret_type, &labels, &annotations), data_hmac(k, &d));
+        labels.insert("team".into(), "a".into());
+        let labelled = tag(secret_type, &labels, &annotations);
+        assert_ne!(labelled, data_hmac(k, &d));
+        labels.clear();
+        annotations.insert("team".into(), "a".into());
         assert_ne!(
-            rendered_hmac(k, &r),
+            tag(secret_type, &labels, &annotations),
             labelled,
             "labels and annotations differ"
         );
-        r.annotations.clear();
-        r.secret_type = Some("kubernetes.io/dockerconfigjson".into());
-        assert_ne!(rendered_hmac(k, &r), data_hmac(k, &r.data));
+        annotations.clear();
+        secret_type = Some("kubernetes.io/dockerconfigjson");
+        assert_ne!(tag(secret_type, &labels, &annotations), data_hmac(k, &d));
     }
 
     #[test]
