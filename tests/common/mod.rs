@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 /// Installs Ferry's CRDs (idempotent) and waits until they are established.
 pub async fn install_crds(client: &kube::Client) {
-    ferry_agent::controller::install_crds(client).await.unwrap();
+    ferry_api::install_crds(client).await.unwrap();
 }
 
 /// A running in-process agent; stopped (and its tokens revoked) on [`RunningAgent::stop`].
