@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use ferry_bootstrap::bundle::BundleSource;
-use ferry_bootstrap::session::VaultAccess;
 use ferry_bootstrap::runner::{Inputs, RunOptions};
+use ferry_bootstrap::session::VaultAccess;
 use ferry_bootstrap::{BootstrapError, EnvValues, OutputMode, Progress, Timeouts};
 
 /// Flags of `ferry bootstrap`.
