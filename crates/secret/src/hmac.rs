@@ -1,14 +1,19 @@
-//! A keyed fingerprint of a Secret's data. The agent records it on the Secret (as an
-//! annotation) and writes only when the desired data's fingerprint differs. It is an
-//! HMAC-SHA256 under a key only the agent holds, never an unkeyed hash, so the annotation
-//! reveals nothing about the values to whoever can read the Secret's metadata.
+//! Keyed fingerprints of a Secret's data. The agent records one on each Secret it writes
+//! (the `ferry.dev/data-hmac` annotation) and writes only when the desired data's fingerprint
+//! differs; bootstrap compares two under a key of its own to see that a Secret holds what
+//! Vault holds. Each is an HMAC-SHA256 (the `hmac` crate) under a key only its holder has,
+//! never an unkeyed hash, so a fingerprint reveals nothing about the values to whoever can
+//! read it.
+//!
+//! The encodings are fixed: Secrets written by earlier versions must keep matching, and the
+//! tests pin the outputs.
 
 use std::collections::BTreeMap;
 
-use hmac::digest::Key;
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::{Digest, Sha256};
-use zeroize::{Zeroize, Zeroizing};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use crate::SecretData;
 
@@ -115,30 +120,17 @@ pub fn generate_key() -> Zeroizing<Vec<u8>> {
     key
 }
 
-/// Compares two tags in time independent of where they differ (the length is not secret).
+/// Compares two tags in time independent of where they differ (`subtle`; the length is not
+/// secret).
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
-/// An HMAC instance for a key of any length, built as RFC 2104 says (keys longer than the
-/// block are hashed, shorter ones zero-padded) so that no fallible constructor is needed.
+/// An HMAC instance for `key`.
 fn new_mac(key: &[u8]) -> HmacSha256 {
-    let mut block = Key::<HmacSha256>::default();
-    if key.len() > block.len() {
-        let mut digest = Sha256::digest(key);
-        block[..digest.len()].copy_from_slice(&digest);
-        digest.as_mut_slice().zeroize();
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mac = HmacSha256::new(&block);
-    block.as_mut_slice().zeroize();
-    mac
+    #[allow(clippy::expect_used)]
+    // HMAC takes keys of any length (longer ones are hashed, as RFC 2104 says): this never fails.
+    HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length")
 }
 
 /// A length as 8 big-endian bytes.
@@ -227,6 +219,67 @@ mod tests {
         }
     }
 
+    /// Outputs of the hand-written RFC 2104 key handling this module used before it took the
+    /// `hmac` crate's `new_from_slice`: Secrets' annotations and workloads' restart stamps
+    /// written then must keep matching.
+    #[test]
+    fn outputs_are_those_of_earlier_versions() {
+        let d = data(&[("password", "hunter2"), ("user", "admin")]);
+        let golden = [
+            (
+                0,
+                "b9ed4beba5ab48cbeaa2bcf8b502ec4cf24e3a72fe21b6cb9f5df0ed9c64c386",
+                "1eaaf174060678f452e2b24d7b17463d2f840f3e2ed3301073b5559f8db8dafd",
+                "633b06b668059080",
+            ),
+            (
+                16,
+                "35ac2b4f2f2c55b065d705deadcf1de2c144d46484b3e28ea42a5aa80920b5a8",
+                "668fce8685c4617cbb6bb8d8cb916e7bfb349f60888f7584b2d263420daca538",
+                "f72afc7fcd2a2d85",
+            ),
+            (
+                32,
+                "540f308fb5848706c3fd9001e93326a41d9fc364a02f34e6f07b20dae99312a1",
+                "5a7d17ac3beeb237b0639d8e95ffd037af43b5d9ca0bf66c35d8a25411829de3",
+                "479da41f4432f9f2",
+            ),
+            (
+                64,
+                "7a75791ecb406f13ed071cbd0978cd9456922d57fd1ccc8bbc293749ab315b6d",
+                "3d1945800a2d3ccaaf575e24ad01e9891c6d6d0e9d7306840222cf0d2cc1496c",
+                "4868e65b5715caa6",
+            ),
+            (
+                65,
+                "b89edf959d0cbf7764f0ecef5cbab7189cb33c9abb63843a943a1bf4888f03ee",
+                "2f1062e2af9121b5e4827c4cd3bbc17e17f6d0a11d334903dcd921f26c71f809",
+                "0cf5c9b44c4db6a0",
+            ),
+            (
+                200,
+                "daaba41ab969e813a052f25b15c5f9545278f82edad489384f485180876647d1",
+                "7ca89f2638d83c4c540cf72062cc00a16ebd2815ee5461840e33250cdf000c28",
+                "42bb0ffb902a557c",
+            ),
+        ];
+        for (len, tag, object, restart) in golden {
+            let key: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let object_key = object_key(&key, "uid-1");
+            assert_eq!(data_hmac(&key, &d), tag, "data_hmac, key of {len} bytes");
+            assert_eq!(
+                hex::encode(object_key.as_slice()),
+                object,
+                "object_key, {len} bytes"
+            );
+            assert_eq!(
+                restart_fingerprint(&object_key, tag),
+                restart,
+                "restart, {len} bytes"
+            );
+        }
+    }
+
     #[test]
     fn rfc4231_case_2() {
         let mut mac = new_mac(b"Jefe");
@@ -299,5 +352,15 @@ mod tests {
         assert!(!constant_time_eq("abc", "abd"));
         assert!(!constant_time_eq("abc", "ab"));
         assert!(constant_time_eq("", ""));
+    }
+
+    #[test]
+    fn rfc4231_case_6_a_key_longer_than_the_block_is_hashed() {
+        let mut mac = new_mac(&[0xaa; 131]);
+        mac.update(b"Test Using Larger Than Block-Size Key - Hash Key First");
+        assert_eq!(
+            hex::encode(mac.finalize().into_bytes().as_slice()),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
     }
 }
