@@ -14,7 +14,7 @@ use crate::fetch::Fetcher;
 use crate::secret::{SecretWriter, Written};
 use crate::session::Sessions;
 use crate::status::Ready;
-use crate::store::StoreCaches;
+use crate::store_resolve::StoreCaches;
 
 /// The agent's settings (the binary maps its flags onto this).
 #[derive(Clone, Debug)]
@@ -48,7 +48,7 @@ impl Default for AgentConfig {
     fn default() -> Self {
         Self {
             namespace: None,
-            controller_class: crate::store::DEFAULT_CONTROLLER_CLASS.into(),
+            controller_class: crate::store_resolve::DEFAULT_CONTROLLER_CLASS.into(),
             concurrency: 16,
             own_namespace: "ferry-system".into(),
             hmac_key_secret: "ferry-hmac-key".into(),

@@ -28,8 +28,8 @@ use crate::reconcile::{error_policy, reconcile};
 use crate::secret::{EXTERNAL_SECRET_ANNOTATION, SecretWriter};
 use crate::session::Sessions;
 use crate::shutdown::Shutdown;
-use crate::store::{StoreCaches, is_our_class};
-use crate::stores::{reconcile_cluster_store, reconcile_store, store_error_policy};
+use crate::store_resolve::{StoreCaches, is_our_class};
+use crate::store_status::{reconcile_cluster_store, reconcile_store, store_error_policy};
 
 /// Counters of what the agent has done, for metrics and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

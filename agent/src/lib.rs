@@ -9,19 +9,20 @@ pub mod context;
 pub mod controller;
 pub mod error;
 pub mod fetch;
-pub mod find;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;
+pub mod render;
 pub mod restart;
 pub mod secret;
 pub mod session;
 pub mod shape;
 pub mod shutdown;
 pub mod status;
-pub mod store;
-pub mod stores;
-pub mod templating;
+pub mod store_resolve;
+pub mod store_status;
+pub mod template_sources;
+pub mod vault_find;
 
 pub use ferry_secret::hmac;
 

@@ -22,8 +22,8 @@ use crate::secret::{Written, target};
 use crate::session::StoreContext;
 use crate::shape::{self, RemoteKey};
 use crate::status::{self, Ready};
-use crate::store::{self, Resolved};
-use crate::{find, restart, templating};
+use crate::store_resolve::{self, Resolved};
+use crate::{render, restart, template_sources, vault_find};
 
 /// How a sync ended, short of an error.
 enum Outcome {
@@ -96,7 +96,7 @@ async fn sync(es: &ExternalSecret, ctx: &Ctx) -> Result<Outcome> {
     refuse_hmac_key_secret(es, ctx)?;
     let (restarts, synced) = restart_targets(es, ctx)?;
     let class = &ctx.config.controller_class;
-    let store = match store::resolve(es, &ctx.stores, &ctx.client, class).await? {
+    let store = match store_resolve::resolve(es, &ctx.stores, &ctx.client, class).await? {
         Resolved::OtherClass => return Ok(Outcome::NotOurs),
         Resolved::Ours(store) => store,
     };
@@ -108,7 +108,7 @@ async fn sync(es: &ExternalSecret, ctx: &Ctx) -> Result<Outcome> {
     };
     let keys = shape::remote_keys(&es.spec);
     let fetched = fetch_all(ctx, &store, &keys, max_age).await?;
-    let found = find::find_all(ctx, &store, &es.spec, max_age).await?;
+    let found = vault_find::find_all(ctx, &store, &es.spec, max_age).await?;
     let nothing = fetched.is_empty() && found.values().all(|f| f.is_empty());
     if let Some(missing) = keys.iter().find(|k| !fetched.contains_key(*k)) {
         let err = AgentError::NotFound {
@@ -124,14 +124,14 @@ async fn sync(es: &ExternalSecret, ctx: &Ctx) -> Result<Outcome> {
         };
         return not_found(ctx, es, err, true).await;
     }
-    let sources = templating::sources(ctx, es).await?;
-    let inputs = templating::Inputs {
+    let sources = template_sources::read(ctx, es).await?;
+    let inputs = render::Inputs {
         spec: es.spec.clone(),
         fetched,
         found,
         sources,
     };
-    let rendered = templating::shape(inputs, &ctx.cancel).await?;
+    let rendered = render::render(inputs, &ctx.cancel).await?;
     let policy = shape::WritePolicy {
         allow_service_account_tokens: ctx.config.allow_service_account_token_secrets,
     };
@@ -239,7 +239,7 @@ async fn fetch_all(
             let (mount, path) = mount_and_path(&store.provider, &key.key);
             let version = kv_version(key, engine)?;
             let read = if key.metadata {
-                find::read_metadata(&vault, &mount, &path).await
+                vault_find::read_metadata(&vault, &mount, &path).await
             } else {
                 let f = &ctx.fetcher;
                 f.read(&session, &vault, &mount, &path, engine, version, max_age)

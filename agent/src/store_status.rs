@@ -16,7 +16,7 @@ use crate::context::Ctx;
 use crate::error::{AgentError, Result};
 use crate::session::StoreContext;
 use crate::status::{self, Ready};
-use crate::store::{is_our_class, vault_provider};
+use crate::store_resolve::{is_our_class, vault_provider};
 
 /// How often a store's validity is re-checked when nothing changes.
 const RECHECK: Duration = Duration::from_secs(300);
