@@ -78,7 +78,7 @@ pub fn crds_yaml() -> String {
     );
     for crd in crds() {
         out.push_str("---\n");
-        out.push_str(&serde_yaml::to_string(&crd).expect("a CRD always serialises to YAML"));
+        out.push_str(&serde_norway::to_string(&crd).expect("a CRD always serialises to YAML"));
     }
     out
 }

@@ -91,7 +91,7 @@ spec:
 "#;
 
 fn from_yaml<T: DeserializeOwned>(yaml: &str) -> T {
-    match serde_yaml::from_str(yaml) {
+    match serde_norway::from_str(yaml) {
         Ok(value) => value,
         Err(err) => panic!("manifest does not deserialise: {err}"),
     }
@@ -105,7 +105,7 @@ where
     let json = serde_json::to_value(value).expect("serialise");
     let back: T = serde_json::from_value(json.clone()).expect("deserialise");
     assert_eq!(&back, value, "round trip changed the object: {json}");
-    let yaml = serde_yaml::to_string(value).expect("serialise yaml");
+    let yaml = serde_norway::to_string(value).expect("serialise yaml");
     let back: T = from_yaml(&yaml);
     assert_eq!(&back, value, "YAML round trip changed the object:\n{yaml}");
 }

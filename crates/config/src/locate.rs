@@ -1,6 +1,6 @@
 //! Maps a field path such as `env[2].check.regexp` to its line and column in the YAML
-//! text, using serde_yaml's own parser: a seeded deserializer walks down the path,
-//! skipping everything else, and fails on purpose at the target node; serde_yaml stamps
+//! text, using serde_norway's own parser: a seeded deserializer walks down the path,
+//! skipping everything else, and fails on purpose at the target node; serde_norway stamps
 //! that failure with the node's position. A path missing from the text (a defaulted
 //! field) falls back to its closest present ancestor.
 
@@ -60,7 +60,7 @@ pub(crate) fn locate_exact(text: &str, path: &str) -> Option<Location> {
 }
 
 fn seek(text: &str, segments: &[Segment]) -> Option<Location> {
-    let deserializer = serde_yaml::Deserializer::from_str(text);
+    let deserializer = serde_norway::Deserializer::from_str(text);
     match (Seek { segments }).deserialize(deserializer) {
         Err(err) if err.to_string().contains(FOUND) => err.location().map(|at| Location {
             line: at.line(),
@@ -90,7 +90,7 @@ impl<'de> DeserializeSeed<'de> for Seek<'_> {
     }
 }
 
-/// Fails on whatever node it is given; serde_yaml adds the node's position.
+/// Fails on whatever node it is given; serde_norway adds the node's position.
 struct Found;
 
 impl<'de> Visitor<'de> for Found {
@@ -115,7 +115,7 @@ impl<'de> Visitor<'de> for InMap<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<serde_yaml::Value>()? {
+        while let Some(key) = map.next_key::<serde_norway::Value>()? {
             if key.as_str() == Some(self.key) {
                 map.next_value_seed(Seek {
                     segments: self.rest,

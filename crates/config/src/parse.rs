@@ -32,7 +32,7 @@ pub fn parse(text: &str, origin: &str) -> Result<BootstrapConfig, ConfigError> {
         });
     }
     // Never collect this iterator: after a syntax error it yields failures forever.
-    let mut documents = serde_yaml::Deserializer::from_str(text);
+    let mut documents = serde_norway::Deserializer::from_str(text);
     let Some(document) = documents.next() else {
         return Err(ConfigError::Parse {
             origin: origin.to_owned(),
@@ -68,7 +68,7 @@ pub fn parse(text: &str, origin: &str) -> Result<BootstrapConfig, ConfigError> {
 fn parse_error(
     origin: &str,
     text: &str,
-    err: serde_path_to_error::Error<serde_yaml::Error>,
+    err: serde_path_to_error::Error<serde_norway::Error>,
 ) -> ConfigError {
     // `?` marks a segment serde_path_to_error could not name (e.g. after a syntax error).
     let path = err.path().to_string().replace(".?", "").replace("?", ".");
@@ -84,7 +84,7 @@ fn parse_error(
             message = stripped.to_owned();
         }
     }
-    // serde_yaml prefixes its own path, which may stop at an ancestor of `path`.
+    // serde_norway prefixes its own path, which may stop at an ancestor of `path`.
     if let Some(stripped) = ancestors(&path)
         .into_iter()
         .find_map(|prefix| message.strip_prefix(&format!("{prefix}: ")))
@@ -120,7 +120,7 @@ fn parse_error(
     }
     // Errors raised after a node was read (an `EnvCheck` or `FluxAuth` with the wrong
     // keys) carry the position of an enclosing node; move forward to the node itself.
-    // An unknown key keeps serde_yaml's position (the key's), and a syntax error its own.
+    // An unknown key keeps serde_norway's position (the key's), and a syntax error its own.
     if !unknown
         && let Some(exact) = locate_exact(text, &field)
         && location.is_none_or(|at| (exact.line, exact.column) > (at.line, at.column))
@@ -185,7 +185,7 @@ fn ancestors(path: &str) -> Vec<&str> {
 /// pasted into the wrong place is never echoed.
 fn redact(message: &str) -> String {
     if message.starts_with("deserializing nested enum") {
-        // serde_yaml names the YAML tag from the file here.
+        // serde_norway names the YAML tag from the file here.
         return "nested enums with YAML tags are not supported".to_owned();
     }
     let names_a_key = [

@@ -202,7 +202,7 @@ pub(crate) fn yaml(text: &[u8]) -> Result<Value, FuncError> {
         state: &state,
         depth: 0,
     };
-    seed.deserialize(serde_yaml::Deserializer::from_slice(text))
+    seed.deserialize(serde_norway::Deserializer::from_slice(text))
         .map_err(|e| {
             state.limit_error().unwrap_or_else(|| match e.location() {
                 Some(l) => FuncError::new(format!(

@@ -62,7 +62,7 @@ pub(crate) fn work(name: &str, args: &[Value]) -> u64 {
         "fromJson" | "mustFromJson" => bytes(0) / 4,
         "toJson" | "toPrettyJson" | "toRawJson" | "mustToJson" | "mustToPrettyJson"
         | "mustToRawJson" => 2 * weight(0),
-        // serde_yaml's emitter takes about 500 ns a value.
+        // serde_norway's emitter takes about 500 ns a value.
         "toYaml" => 6 * weight(0),
         "keys" => 2 * (0..args.len()).map(weight).sum::<u64>(),
         // One value (a map entry for `split`) per part.

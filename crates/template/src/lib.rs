@@ -46,7 +46,7 @@
 //! - `index` of a missing map key is nil (printed `<no value>`); ESO's top-level data is a
 //!   `map[string]string`, where Go prints an empty string.
 //! - `keys` returns sorted keys (Sprig: Go's random map order).
-//! - `toYaml` output is serde_yaml's: the same structure as Go's `sigs.k8s.io/yaml`, but a
+//! - `toYaml` output is serde_norway's: the same structure as Go's `sigs.k8s.io/yaml`, but a
 //!   string that needs quoting may get other quotes.
 //! - A `\xNN` escape in a string literal yields the character U+00NN, not a raw byte.
 //! - Not provided: Sprig's random, date, crypto (other than `sha256sum`), regex, semver,
@@ -111,7 +111,7 @@ pub use error::TemplateError;
 pub use limits::RenderLimits;
 pub use value::{Bytes, Value};
 
-/// Whether `text` may be handed to a YAML parser built on libyaml (serde_yaml and its forks)
+/// Whether `text` may be handed to a YAML parser built on libyaml (serde_norway, and serde_norway before it)
 /// in bounded time: libyaml's scanning time grows with bytes times flow nesting (`[`, `{`), so
 /// input that may nest deeper than 100 levels is refused unless it is small. For callers that
 /// parse rendered output as YAML (ExternalSecret `templateFrom` with `KeysAndValues`).

@@ -11,7 +11,7 @@ use crate::yaml_scan::checked_depth;
 /// Encodes a value as YAML, without the trailing newline.
 pub(crate) fn to_yaml(v: &Value) -> FuncResult {
     let json = v.to_json();
-    let text = serde_yaml::to_string(&json)
+    let text = serde_norway::to_string(&json)
         .map_err(|_| FuncError::new("value cannot be encoded as YAML"))?;
     let mut text = Zeroizing::new(text.into_bytes());
     if text.last() == Some(&b'\n') {

@@ -2,7 +2,7 @@
 //! libyaml will see.
 //!
 //! libyaml's scanner walks every open flow level for each token, so its time grows with
-//! tokens × flow depth: 100,000 `[` take about 30 s, and serde_yaml only applies its depth
+//! tokens × flow depth: 100,000 `[` take about 30 s, and serde_norway only applies its depth
 //! limit after the whole document has been scanned. The executor refuses input whose bound is
 //! too deep and charges the rest by size × depth before libyaml runs.
 //!

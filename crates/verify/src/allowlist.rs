@@ -97,7 +97,7 @@ const OWN: &[&str] = &[
     "invalid glob",
 ];
 
-/// An entry checked while it is deserialized, so that serde_yaml stamps a failure with the
+/// An entry checked while it is deserialized, so that serde_norway stamps a failure with the
 /// entry's own line and column. Its messages never quote the entry.
 #[derive(Deserialize)]
 #[serde(try_from = "RawEntry")]
@@ -216,11 +216,11 @@ impl Allowlist {
             message: problem.to_string(),
         };
         // First the syntax alone, so the parser's messages are told apart from the schema's.
-        serde_yaml::from_str::<serde_yaml::Value>(text)
+        serde_norway::from_str::<serde_norway::Value>(text)
             .map_err(|e| bad(crate::input_error::yaml(&e, NAMES, &[], true)))?;
         let failed = Cell::new(None);
         let entries = AllowFile { failed: &failed }
-            .deserialize(serde_yaml::Deserializer::from_str(text))
+            .deserialize(serde_norway::Deserializer::from_str(text))
             .map_err(|e| {
                 let mut problem = crate::input_error::yaml(&e, NAMES, OWN, false);
                 if let Some(i) = failed.get()

@@ -38,11 +38,11 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// What a serde_yaml error says, as a [`Problem`]. `names` are the schema's field names (a
+/// What a serde_norway error says, as a [`Problem`]. `names` are the schema's field names (a
 /// path is shown only if made of them and indices); `own` are the messages of the crate's
 /// own checks, kept verbatim. With `syntax`, the error came from parsing into an untyped
 /// tree, so its text is the parser's own.
-pub(crate) fn yaml(err: &serde_yaml::Error, names: &[&str], own: &[&str], syntax: bool) -> Problem {
+pub(crate) fn yaml(err: &serde_norway::Error, names: &[&str], own: &[&str], syntax: bool) -> Problem {
     let at = err.location().map(|l| (l.line(), l.column()));
     let mut text = err.to_string();
     if let Some((line, column)) = at {
@@ -65,7 +65,7 @@ pub(crate) fn yaml(err: &serde_yaml::Error, names: &[&str], own: &[&str], syntax
             what,
         };
     }
-    // serde_yaml prefixes the path of the failing node: `allow[2].reason: …`.
+    // serde_norway prefixes the path of the failing node: `allow[2].reason: …`.
     let (field, message) = match text.split_once(": ") {
         Some((path, rest)) if is_schema_path(path, names) => (Some(path.to_owned()), rest),
         _ => (None, text.as_str()),

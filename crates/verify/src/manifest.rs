@@ -11,7 +11,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_yaml::Value;
+use serde_norway::Value;
 use zeroize::Zeroizing;
 
 use crate::rules;
@@ -37,7 +37,7 @@ pub(crate) fn check(hay: &[u8]) -> Vec<ManifestHit> {
             continue;
         }
         // Parse errors may quote content: they are dropped, never shown.
-        if let Ok(value) = serde_yaml::from_str::<Value>(doc) {
+        if let Ok(value) = serde_norway::from_str::<Value>(doc) {
             check_doc(&value, doc, first_line, &mut out);
         }
     }

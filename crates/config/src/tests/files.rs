@@ -76,7 +76,7 @@ fn every_property_is_described_and_documented() {
 
 #[test]
 fn example_uses_every_section() {
-    let example: serde_yaml::Value = serde_yaml::from_str(super::EXAMPLE).expect("yaml");
+    let example: serde_norway::Value = serde_norway::from_str(super::EXAMPLE).expect("yaml");
     for section in [
         "vault",
         "init",

@@ -48,7 +48,7 @@ const FAST: &[(&str, &str)] = &[
     ("fromYaml keys", "execution budget"),
     // YAML aliases repeat a 100 kB string 1,000 times: 100 MB from 100 kB.
     ("fromYaml aliases", "decodes to more than"),
-    // serde_yaml's emitter on 100,000 values, 100,000 times.
+    // serde_norway's emitter on 100,000 values, 100,000 times.
     ("toYaml of a big list", "execution budget"),
     // Quadratic: each `append` copies the list; 10^12 copies.
     ("append in a loop", "execution budget"),

@@ -76,17 +76,17 @@ fn disguised_deep_yaml_is_refused_by_the_scan() {
     }
 }
 
-fn depth(v: &serde_yaml::Value) -> usize {
+fn depth(v: &serde_norway::Value) -> usize {
     match v {
-        serde_yaml::Value::Sequence(s) => 1 + s.iter().map(depth).max().unwrap_or(0),
-        serde_yaml::Value::Mapping(m) => {
+        serde_norway::Value::Sequence(s) => 1 + s.iter().map(depth).max().unwrap_or(0),
+        serde_norway::Value::Mapping(m) => {
             1 + m
                 .iter()
                 .map(|(k, v)| depth(k).max(depth(v)))
                 .max()
                 .unwrap_or(0)
         }
-        serde_yaml::Value::Tagged(t) => depth(&t.value),
+        serde_norway::Value::Tagged(t) => depth(&t.value),
         _ => 0,
     }
 }
@@ -160,7 +160,7 @@ fn random_flow_yaml_never_nests_deeper_than_its_bound() {
                 }
             }
         }
-        let Ok(v) = serde_yaml::from_str::<serde_yaml::Value>(&text) else {
+        let Ok(v) = serde_norway::from_str::<serde_norway::Value>(&text) else {
             continue;
         };
         let (depth, bound) = (depth(&v), flow_depth_bound(text.as_bytes()));
