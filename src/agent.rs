@@ -10,7 +10,8 @@ use anyhow::Context;
 use clap::{ArgAction, Args};
 use ferry_agent::leader::{Elector, LeaseConfig};
 use ferry_agent::metrics::Probe;
-use ferry_agent::{Agent, AgentConfig, Shutdown};
+use ferry_agent::{Agent, AgentConfig};
+use tokio_util::sync::CancellationToken;
 
 /// Flags of `ferry agent`. Every flag also reads the environment variable shown in `--help`.
 #[derive(Debug, Args)]
@@ -88,14 +89,20 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     if args.install_crds {
         ferry_api::install_crds(&client).await?;
     }
-    let shutdown = Shutdown::new();
+    let shutdown = CancellationToken::new();
     let probe = Probe::new();
-    let metrics = ferry_agent::metrics::serve(args.metrics_addr, probe.clone(), shutdown.wait());
+    let metrics = ferry_agent::metrics::serve(args.metrics_addr, probe.clone(), shutdown.clone().cancelled_owned());
     let metrics = tokio::spawn(metrics);
-    let signals = tokio::spawn(shutdown.trigger_on(shutdown_signal()));
+    let signals = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown_signal().await;
+            shutdown.cancel();
+        }
+    });
     tracing::info!(metrics = %args.metrics_addr, leader_elect = args.leader_elect, "ferry agent starting");
     let result = lead_and_run(client, args, &shutdown, &probe).await;
-    shutdown.trigger();
+    shutdown.cancel();
     signals.abort();
     metrics.await.context("the metrics server task")??;
     result
@@ -106,7 +113,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
 async fn lead_and_run(
     client: kube::Client,
     args: AgentArgs,
-    shutdown: &Shutdown,
+    shutdown: &CancellationToken,
     probe: &Probe,
 ) -> anyhow::Result<()> {
     let mut elector = args.leader_elect.then(|| {
@@ -136,7 +143,7 @@ async fn lead_and_run(
     let holding = async {
         let held = elector.hold(shutdown).await;
         // Lost: stop writing at once (in-flight reconciles finish, nothing new starts).
-        shutdown.trigger();
+        shutdown.cancel();
         held
     };
     let (ran, held) = tokio::join!(agent.run_until(shutdown), holding);

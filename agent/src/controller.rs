@@ -19,6 +19,7 @@ use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
+use tokio_util::sync::CancellationToken;
 
 use crate::context::{AgentConfig, Backoff, Ctx, Events};
 use crate::error::{AgentError, KubeCause, Result};
@@ -27,7 +28,6 @@ use crate::hmac::generate_key;
 use crate::reconcile::{error_policy, reconcile};
 use crate::secret::{EXTERNAL_SECRET_ANNOTATION, SecretWriter};
 use crate::session::Sessions;
-use crate::shutdown::Shutdown;
 use crate::store_resolve::{StoreCaches, is_our_class};
 use crate::store_status::{reconcile_cluster_store, reconcile_store, store_error_policy};
 
@@ -146,30 +146,31 @@ impl Agent {
         StatsHandle(self.ctx.clone())
     }
 
-    /// Runs until `shutdown` resolves, then revokes the agent's Vault tokens.
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-    ) -> Result<()> {
-        let handle = Shutdown::new();
+    /// Runs until `stop` resolves, then revokes the agent's Vault tokens.
+    pub async fn run(self, stop: impl Future<Output = ()> + Send + Sync + 'static) -> Result<()> {
+        let token = CancellationToken::new();
         let run = async {
-            let result = self.run_until(&handle).await;
-            handle.trigger();
+            let result = self.run_until(&token).await;
+            token.cancel();
             result
         };
-        let (result, ()) = tokio::join!(run, handle.trigger_on(shutdown));
+        let stopped = token.run_until_cancelled(async {
+            stop.await;
+            token.cancel();
+        });
+        let (result, _) = tokio::join!(run, stopped);
         result
     }
 
-    /// Runs until `shutdown` is triggered: the controllers stop taking new work, reconciles in
+    /// Runs until `shutdown` is cancelled: the controllers stop taking new work, reconciles in
     /// flight finish (their Secret writes included), then the agent's Vault tokens are revoked.
-    pub async fn run_until(self, shutdown: &Shutdown) -> Result<()> {
+    pub async fn run_until(self, shutdown: &CancellationToken) -> Result<()> {
         let Agent {
             ctx,
             secret_cache_writer,
             stores: (ss, css),
         } = self;
-        let stopped = || shutdown.wait();
+        let stopped = || shutdown.clone().cancelled_owned();
         let store_caches = ctx.stores.clone();
         let ss = ss
             .graceful_shutdown_on(stopped())
@@ -184,7 +185,7 @@ impl Agent {
         let es = run_external_secrets(ctx.clone(), secret_cache_writer, store_caches, shutdown);
         let janitor = janitor(ctx.clone(), stopped());
         let cancel = async {
-            shutdown.wait().await;
+            shutdown.cancelled().await;
             ctx.cancel.store(true, Ordering::Relaxed);
         };
         let (_, _, _, es, ()) = tokio::join!(ss, css, janitor, es, cancel);
@@ -222,7 +223,7 @@ async fn run_external_secrets(
     ctx: Arc<Ctx>,
     secret_cache_writer: reflector::store::Writer<PartialObjectMeta<Secret>>,
     stores: StoreCaches,
-    shutdown: &Shutdown,
+    shutdown: &CancellationToken,
 ) -> Result<()> {
     let config = &ctx.config;
     let managed = watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true"));
@@ -290,7 +291,7 @@ async fn run_external_secrets(
                 )
             },
         )
-        .graceful_shutdown_on(shutdown.wait());
+        .graceful_shutdown_on(shutdown.clone().cancelled_owned());
     // Resolving a store before the store caches are filled would flap statuses at start-up.
     // A shutdown while waiting (caches that never fill, e.g. without RBAC) ends it here.
     let caches = async {
@@ -299,7 +300,7 @@ async fn run_external_secrets(
     };
     tokio::select! {
         () = caches => {}
-        () = shutdown.wait() => return Ok(()),
+        () = shutdown.cancelled() => return Ok(()),
     }
     let run = controller
         .run(reconcile, error_policy, ctx.clone())
@@ -326,13 +327,17 @@ async fn run_external_secrets(
 /// no longer deliver. No reconcile can have started in that case, so the stream is dropped
 /// instead; once the cache is ready, the controller's own graceful shutdown applies (reconciles
 /// in flight finish).
-async fn drive<K>(run: impl Future<Output = ()>, cache: reflector::Store<K>, shutdown: &Shutdown)
+async fn drive<K>(
+    run: impl Future<Output = ()>,
+    cache: reflector::Store<K>,
+    shutdown: &CancellationToken,
+)
 where
     K: Resource + Clone + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone,
 {
     let stopped_before_ready = async {
-        shutdown.wait().await;
+        shutdown.cancelled().await;
         if cache.wait_until_ready().now_or_never().is_some() {
             std::future::pending::<()>().await;
         }
@@ -443,4 +448,22 @@ async fn load_or_create_hmac_key(
     Err(fail(
         "the Secret keeps being created and deleted concurrently".into(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_util::sync::CancellationToken;
+
+    /// The shutdown token as the agent uses it: every waiter wakes, and one that starts
+    /// waiting after the cancellation resolves at once.
+    #[tokio::test]
+    async fn every_waiter_wakes_and_late_waiters_resolve_at_once() {
+        let shutdown = CancellationToken::new();
+        let early = tokio::spawn(shutdown.clone().cancelled_owned());
+        assert!(!shutdown.is_cancelled());
+        shutdown.cancel();
+        early.await.expect("the early waiter finishes");
+        shutdown.cancelled().await;
+        assert!(shutdown.is_cancelled());
+    }
 }

@@ -16,9 +16,9 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::{Client, ResourceExt};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::{AgentError, Result};
-use crate::shutdown::Shutdown;
 
 /// Where the Lease is and who we are.
 #[derive(Clone, Debug)]
@@ -84,12 +84,12 @@ impl Elector {
         &self.config
     }
 
-    /// Waits until this candidate holds the Lease (`Ok(true)`) or `shutdown` is triggered
+    /// Waits until this candidate holds the Lease (`Ok(true)`) or `shutdown` is cancelled
     /// first (`Ok(false)`). API errors are logged and retried.
-    pub async fn acquire(&mut self, shutdown: &Shutdown) -> Result<bool> {
+    pub async fn acquire(&mut self, shutdown: &CancellationToken) -> Result<bool> {
         let mut logged_standby = false;
         loop {
-            if shutdown.is_triggered() {
+            if shutdown.is_cancelled() {
                 return Ok(false);
             }
             match self.attempt().await {
@@ -108,20 +108,20 @@ impl Elector {
             }
             tokio::select! {
                 () = tokio::time::sleep(self.config.renew_every()) => {}
-                () = shutdown.wait() => return Ok(false),
+                () = shutdown.cancelled() => return Ok(false),
             }
         }
     }
 
-    /// Renews the Lease until `shutdown` is triggered (returns `Ok(())`) or leadership is
+    /// Renews the Lease until `shutdown` is cancelled (returns `Ok(())`) or leadership is
     /// lost (returns an error): another holder took it, or renewal failed for the renew
     /// deadline.
-    pub async fn hold(&mut self, shutdown: &Shutdown) -> Result<()> {
+    pub async fn hold(&mut self, shutdown: &CancellationToken) -> Result<()> {
         let mut renewed = Instant::now();
         loop {
             tokio::select! {
                 () = tokio::time::sleep(self.config.renew_every()) => {}
-                () = shutdown.wait() => return Ok(()),
+                () = shutdown.cancelled() => return Ok(()),
             }
             match self.attempt().await {
                 Ok(Attempt::Held) => renewed = Instant::now(),
