@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{ArgAction, Args};
 use ferry_agent::leader::{Elector, LeaseConfig};
-use ferry_agent::metrics::Probe;
+use ferry_agent::probe::Probe;
 use ferry_agent::{Agent, AgentConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -91,7 +91,11 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     }
     let shutdown = CancellationToken::new();
     let probe = Probe::new();
-    let metrics = ferry_agent::metrics::serve(args.metrics_addr, probe.clone(), shutdown.clone().cancelled_owned());
+    let metrics = ferry_agent::http::serve(
+        args.metrics_addr,
+        probe.clone(),
+        shutdown.clone().cancelled_owned(),
+    );
     let metrics = tokio::spawn(metrics);
     let signals = tokio::spawn({
         let shutdown = shutdown.clone();

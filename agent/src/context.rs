@@ -11,6 +11,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource, ResourceExt};
 
 use crate::fetch::Fetcher;
+use crate::metrics::Metrics;
 use crate::secret::{SecretWriter, Written};
 use crate::session::Sessions;
 use crate::status::Ready;
@@ -76,6 +77,11 @@ pub struct Ctx {
     pub secrets: SecretWriter,
     /// Store caches.
     pub stores: StoreCaches,
+    /// The agent's metrics, recorded into by every part.
+    pub metrics: Metrics,
+    /// What `/metrics` shows of this agent: [`Ctx::metrics`] and the session gauges, built
+    /// once.
+    pub registry: prometheus_client::registry::Registry,
     /// Per-object retry delays.
     pub backoff: Backoff,
     /// Event publisher.

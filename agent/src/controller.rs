@@ -24,84 +24,20 @@ use tokio_util::sync::CancellationToken;
 use crate::context::{AgentConfig, Backoff, Ctx, Events};
 use crate::error::{AgentError, KubeCause, Result};
 use crate::fetch::Fetcher;
+use crate::handle::StatsHandle;
 use crate::hmac::generate_key;
+use crate::metrics::{self, Metrics};
 use crate::reconcile::{error_policy, reconcile};
 use crate::secret::{EXTERNAL_SECRET_ANNOTATION, SecretWriter};
 use crate::session::Sessions;
-use crate::store_resolve::{StoreCaches, is_our_class};
+use crate::store_resolve::StoreCaches;
 use crate::store_status::{reconcile_cluster_store, reconcile_store, store_error_policy};
-
-/// Counters of what the agent has done, for metrics and tests.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Secret writes (apply, patch, delete).
-    pub secret_writes: u64,
-    /// Successful Vault logins.
-    pub logins: u64,
-    /// KV requests sent to Vault.
-    pub vault_reads: u64,
-}
 
 /// A configured agent, ready to run.
 pub struct Agent {
     ctx: Arc<Ctx>,
     secret_cache_writer: reflector::store::Writer<PartialObjectMeta<Secret>>,
     stores: (Controller<SecretStore>, Controller<ClusterSecretStore>),
-}
-
-/// A cheap handle that reads the agent's counters while it runs.
-#[derive(Clone)]
-pub struct StatsHandle(Arc<Ctx>);
-
-impl StatsHandle {
-    /// Number of cached Vault sessions.
-    pub fn sessions(&self) -> usize {
-        self.0.sessions.len()
-    }
-
-    /// The shortest remaining TTL among the agent's Vault tokens.
-    pub fn min_token_ttl(&self) -> Option<std::time::Duration> {
-        self.0.sessions.min_ttl()
-    }
-
-    /// `/readyz`: the caches are synced, and at least one store of our class is reachable
-    /// (its status is Ready, or a login succeeded). With no store of our class yet there is
-    /// nothing to reach, and the agent is ready.
-    pub fn readiness(&self) -> std::result::Result<&'static str, &'static str> {
-        let ctx = &self.0;
-        if !ctx.synced.load(Ordering::Relaxed) {
-            return Err("caches not synced yet");
-        }
-        let class = &ctx.config.controller_class;
-        let namespaced = ctx.stores.namespaced.state();
-        let cluster = ctx.stores.cluster.state();
-        let ours = namespaced
-            .iter()
-            .map(|s| (&s.spec, s.status.as_ref()))
-            .chain(cluster.iter().map(|s| (&s.spec.0, s.status.as_ref())))
-            .filter(|(spec, _)| is_our_class(spec, class))
-            .map(|(_, status)| status.and_then(|s| s.ready_condition()))
-            .collect::<Vec<_>>();
-        let reachable = ours
-            .iter()
-            .any(|c| c.is_some_and(|c| c.status == ferry_api::ConditionStatus::True));
-        if ours.is_empty() {
-            Ok("ready: no store of this controller class yet")
-        } else if reachable || ctx.sessions.logins() > 0 {
-            Ok("ready")
-        } else {
-            Err("no store is reachable")
-        }
-    }
-
-    /// The counters now.
-    pub fn get(&self) -> Stats {
-        Stats {
-            secret_writes: self.0.secrets.writes(),
-            logins: self.0.sessions.logins(),
-            vault_reads: self.0.fetcher.reads(),
-        }
-    }
 }
 
 impl Agent {
@@ -121,12 +57,22 @@ impl Agent {
             namespaced: ss.store(),
             cluster: css.store(),
         };
+        let metrics = Metrics::default();
+        let sessions = Sessions::with_metrics(
+            client.clone(),
+            config.pod_token_path.clone(),
+            metrics.clone(),
+        )
+        .protecting(&config.own_namespace, &config.hmac_key_secret);
+        let mut registry = metrics.registry();
+        registry.register_collector(metrics::session_gauges(sessions.clone()));
         let ctx = Arc::new(Ctx {
-            sessions: Sessions::new(client.clone(), config.pod_token_path.clone())
-                .protecting(&config.own_namespace, &config.hmac_key_secret),
-            fetcher: Fetcher::default(),
-            secrets: SecretWriter::new(client.clone(), hmac_key, secret_cache),
+            sessions,
+            fetcher: Fetcher::new(metrics.clone()),
+            secrets: SecretWriter::new(client.clone(), hmac_key, secret_cache, metrics.clone()),
             stores,
+            metrics,
+            registry,
             backoff: Backoff::new(config.backoff_base, config.backoff_max),
             events: Events::new(client.clone(), &config.reporter),
             synced: AtomicBool::new(false),
@@ -141,7 +87,7 @@ impl Agent {
         })
     }
 
-    /// A handle on the agent's counters.
+    /// A handle on the agent's counters, readiness and metrics.
     pub fn stats(&self) -> StatsHandle {
         StatsHandle(self.ctx.clone())
     }
@@ -331,8 +277,7 @@ async fn drive<K>(
     run: impl Future<Output = ()>,
     cache: reflector::Store<K>,
     shutdown: &CancellationToken,
-)
-where
+) where
     K: Resource + Clone + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone,
 {

@@ -9,25 +9,20 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ferry_api::{VaultKvVersion, VaultProvider};
 use ferry_vault::{Cause, KvSecret, KvVersion, Vault, VaultError};
 
+use crate::metrics::Metrics;
 use crate::session::SessionKey;
 
 /// Single-flight, windowed KV reads shared by all reconciles.
 #[derive(Clone, Default)]
 pub struct Fetcher {
-    inner: Arc<Inner>,
-}
-
-#[derive(Default)]
-struct Inner {
-    entries: Mutex<HashMap<ReadKey, Arc<Entry>>>,
-    reads: AtomicU64,
+    entries: Arc<Mutex<HashMap<ReadKey, Arc<Entry>>>>,
+    metrics: Metrics,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -67,6 +62,14 @@ impl fmt::Debug for Fetcher {
 }
 
 impl Fetcher {
+    /// A fetcher that counts its requests in `metrics`.
+    pub fn new(metrics: Metrics) -> Self {
+        Self {
+            entries: Arc::default(),
+            metrics,
+        }
+    }
+
     /// Reads `mount`/`path` (optionally a KV v2 `version`). Concurrent callers for the same
     /// (session, mount, path, version) share one request; a successful result (including "not
     /// found") younger than `max_age` is returned without a request; `max_age == 0` forces a
@@ -91,7 +94,7 @@ impl Fetcher {
             engine,
             version,
         };
-        let entry = Arc::clone(lock(&self.inner.entries).entry(read_key).or_default());
+        let entry = Arc::clone(lock(&self.entries).entry(read_key).or_default());
         let mut state = entry.state.lock().await;
         if let Some((sent, value)) = &state.value
             && (*sent >= called || called.duration_since(*sent) < max_age)
@@ -108,9 +111,8 @@ impl Fetcher {
             });
         }
         let sent = Instant::now();
-        self.inner.reads.fetch_add(1, Ordering::Relaxed);
         let answer = vault.kv_read(mount, path, engine, version).await;
-        crate::metrics::vault_request("kv_read", crate::metrics::read_status(&answer));
+        self.metrics.vault_request("kv_read", read_status(&answer));
         match answer {
             Ok(secret) => {
                 let secret = secret.map(Arc::new);
@@ -125,16 +127,16 @@ impl Fetcher {
         }
     }
 
-    /// Number of requests actually sent to Vault (for metrics and tests).
+    /// Number of requests actually sent to Vault (read from the metrics; for tests).
     pub fn reads(&self) -> u64 {
-        self.inner.reads.load(Ordering::Relaxed)
+        self.metrics.vault_reads()
     }
 
     /// Drops cache entries whose answer is older than `older_than`, and entries without an
     /// answer; entries with a request in flight are kept.
     pub fn evict(&self, older_than: Duration) {
         let now = Instant::now();
-        lock(&self.inner.entries).retain(|_, entry| match entry.state.try_lock() {
+        lock(&self.entries).retain(|_, entry| match entry.state.try_lock() {
             Ok(state) => state
                 .value
                 .as_ref()
@@ -145,12 +147,21 @@ impl Fetcher {
 
     /// Number of cached entries (for metrics and tests).
     pub fn len(&self) -> usize {
-        lock(&self.inner.entries).len()
+        lock(&self.entries).len()
     }
 
     /// Whether the cache is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// The `status` label of a KV read's answer: `ok`, `not_found`, or the error's category.
+fn read_status<T>(answer: &Result<Option<T>, VaultError>) -> &'static str {
+    match answer {
+        Ok(Some(_)) => "ok",
+        Ok(None) => "not_found",
+        Err(e) => e.category(),
     }
 }
 

@@ -1,315 +1,258 @@
-//! The agent's HTTP surface and its Prometheus metrics (prometheus-client).
+//! The agent's Prometheus metrics (prometheus-client): one [`Metrics`] per agent, held by its
+//! context and handed to the parts that record (reconciles, the Vault fetcher and sessions,
+//! the Secret writer), and one [`Registry`] built from it when the agent is created.
 //!
-//! - `/metrics`: Prometheus/OpenMetrics text. Every label is bounded: results, reason strings
-//!   and error categories from fixed sets, operation names and auth methods; never the name of
-//!   an object, a namespace or a Vault path. The reference is `docs/metrics.md`.
-//! - `/healthz`: the process is up and serving.
-//! - `/readyz`: 200 once the agent can do its job (a standby replica is ready: it waits for
-//!   the leader lease by design); 503 with the reason otherwise.
+//! Every label is bounded: results, reason strings and error categories from fixed sets,
+//! operation names and auth methods; never the name of an object, a namespace or a Vault
+//! path. The reference is `docs/metrics.md`.
 //!
-//! The counters are process-wide (one agent per process); the reconcile, fetch and session code
-//! records into them through the small functions below.
+//! Each fact is counted once, and what the agent reports elsewhere ([`crate::Stats`], the
+//! readiness check) reads these same counters: a Secret write in `ferry_secret_writes`, a
+//! request to Vault in `ferry_vault_requests` (`ferry_vault_reads` is its `kv_read` part,
+//! summed when scraped), a login attempt in `ferry_vault_logins`.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
-use std::sync::{Arc, LazyLock, RwLock};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::Router;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::controller::StatsHandle;
-use crate::error::{AgentError, Result};
+use crate::session::Sessions;
 
 /// A label set of two bounded labels.
 type Labels = [(&'static str, &'static str); 2];
 
-/// The process-wide metric families.
-struct Metrics {
+/// The agent's metric families; cheap to clone, every clone records into the same series.
+#[derive(Clone, Debug)]
+pub struct Metrics(Arc<Families>);
+
+#[derive(Debug)]
+struct Families {
     syncs: Family<Labels, Counter>,
     sync_seconds: Histogram,
-    vault_requests: Family<Labels, Counter>,
-    logins: Family<Labels, Counter>,
-    in_flight: Gauge<i64, AtomicI64>,
+    in_flight: Gauge,
+    secret_writes: Counter,
+    vault_requests: Counters,
+    logins: Counters,
 }
 
-static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
-    syncs: Family::default(),
-    // 5 ms to about 40 s.
-    sync_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
-    vault_requests: Family::default(),
-    logins: Family::default(),
-    in_flight: Gauge::default(),
-});
-
-/// Records the end of one ExternalSecret sync: `ok` says whether it ended Ready, `reason` is
-/// the Ready reason (success) or the error category (failure), both from fixed sets.
-pub fn sync_finished(ok: bool, reason: &'static str, elapsed: Duration) {
-    let result = if ok { "success" } else { "error" };
-    METRICS
-        .syncs
-        .get_or_create(&[("result", result), ("reason", reason)])
-        .inc();
-    METRICS.sync_seconds.observe(elapsed.as_secs_f64());
-}
-
-/// Records one request sent to Vault: `operation` (e.g. `kv_read`, `token_renew`) and
-/// `status` (`ok`, `not_found`, or the error's category).
-pub fn vault_request(operation: &'static str, status: &'static str) {
-    METRICS
-        .vault_requests
-        .get_or_create(&[("operation", operation), ("status", status)])
-        .inc();
-}
-
-/// The `status` label of a KV read's answer.
-pub fn read_status<T>(
-    answer: &std::result::Result<Option<T>, ferry_vault::VaultError>,
-) -> &'static str {
-    match answer {
-        Ok(Some(_)) => "ok",
-        Ok(None) => "not_found",
-        Err(e) => e.category(),
+impl Default for Metrics {
+    fn default() -> Self {
+        Self(Arc::new(Families {
+            syncs: Family::default(),
+            // 5 ms to about 40 s.
+            sync_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+            in_flight: Gauge::default(),
+            secret_writes: Counter::default(),
+            vault_requests: Counters::default(),
+            logins: Counters::default(),
+        }))
     }
 }
 
-/// Records one Vault login attempt by auth `method`.
-pub fn login(method: &'static str, ok: bool) {
-    let result = if ok { "success" } else { "error" };
-    METRICS
-        .logins
-        .get_or_create(&[("method", method), ("result", result)])
-        .inc();
+impl Metrics {
+    /// Records the end of one ExternalSecret sync: `ok` says whether it ended Ready, `reason`
+    /// is the Ready reason (success) or the error category (failure), both from fixed sets.
+    pub fn sync_finished(&self, ok: bool, reason: &'static str, elapsed: Duration) {
+        let result = if ok { "success" } else { "error" };
+        let labels = [("result", result), ("reason", reason)];
+        self.0.syncs.get_or_create(&labels).inc();
+        self.0.sync_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a reconcile as in flight until the returned guard is dropped.
+    pub fn reconcile_started(&self) -> InFlight {
+        self.0.in_flight.inc();
+        InFlight(self.0.in_flight.clone())
+    }
+
+    /// Records one Secret write (apply, patch or delete).
+    pub fn secret_written(&self) {
+        self.0.secret_writes.inc();
+    }
+
+    /// Records one request sent to Vault: `operation` (e.g. `kv_read`, `token_renew`) and
+    /// `status` (`ok`, `not_found`, or the error's category).
+    pub fn vault_request(&self, operation: &'static str, status: &'static str) {
+        let labels = [("operation", operation), ("status", status)];
+        self.0.vault_requests.inc(labels);
+    }
+
+    /// Records one Vault login attempt by auth `method`.
+    pub fn login(&self, method: &'static str, ok: bool) {
+        let result = if ok { "success" } else { "error" };
+        self.0.logins.inc([("method", method), ("result", result)]);
+    }
+
+    /// Secret writes so far.
+    pub fn secret_writes(&self) -> u64 {
+        self.0.secret_writes.get()
+    }
+
+    /// KV reads sent to Vault so far.
+    pub fn vault_reads(&self) -> u64 {
+        self.0.vault_requests.sum(is_kv_read)
+    }
+
+    /// Successful Vault logins so far.
+    pub fn logins(&self) -> u64 {
+        self.0.logins.sum(|labels| labels[1].1 == "success")
+    }
+
+    /// A registry of these families, for `/metrics`; the agent builds it once, when it is
+    /// created, and adds [`session_gauges`].
+    pub fn registry(&self) -> Registry {
+        let mut registry = Registry::default();
+        let m = &self.0;
+        registry.register(
+            "ferry_sync",
+            "ExternalSecret syncs by result and reason (Ready reason or error category)",
+            m.syncs.clone(),
+        );
+        registry.register(
+            "ferry_sync_duration_seconds",
+            "Time one ExternalSecret sync takes",
+            m.sync_seconds.clone(),
+        );
+        registry.register(
+            "ferry_vault_requests",
+            "Requests sent to Vault by operation and status",
+            m.vault_requests.clone(),
+        );
+        registry.register(
+            "ferry_vault_logins",
+            "Vault login attempts by auth method and result",
+            m.logins.clone(),
+        );
+        registry.register(
+            "ferry_reconciles_in_flight",
+            "ExternalSecret reconciles running now (at most --concurrency)",
+            m.in_flight.clone(),
+        );
+        registry.register(
+            "ferry_secret_writes",
+            "Kubernetes Secret writes (apply, patch, delete)",
+            m.secret_writes.clone(),
+        );
+        registry.register(
+            "ferry_vault_reads",
+            "KV read requests sent to Vault",
+            KvReads(m.vault_requests.clone()),
+        );
+        registry
+    }
 }
 
-/// Counts a reconcile as in flight until the returned guard is dropped.
-pub fn reconcile_started() -> InFlight {
-    METRICS.in_flight.inc();
-    InFlight(())
+/// `ferry_vault_sessions` and `ferry_vault_token_ttl_seconds`, read from `sessions` at scrape
+/// time.
+pub fn session_gauges(sessions: Sessions) -> Box<dyn Collector> {
+    Box::new(SessionGauges(sessions))
+}
+
+fn is_kv_read(labels: &Labels) -> bool {
+    labels[0] == ("operation", "kv_read")
 }
 
 /// Keeps one reconcile counted in `ferry_reconciles_in_flight`.
 #[derive(Debug)]
-pub struct InFlight(());
+pub struct InFlight(Gauge);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        METRICS.in_flight.dec();
+        self.0.dec();
     }
 }
 
-/// What the process is doing, for `/readyz` and the `ferry_leader` gauge.
-#[derive(Clone, Default)]
-pub struct Probe(Arc<ProbeInner>);
+/// A counter family that can also be summed (prometheus-client's `Family` cannot be read
+/// back); encoded like one, and omitted while it has no series.
+#[derive(Clone, Debug, Default)]
+struct Counters(Arc<RwLock<BTreeMap<Labels, Counter>>>);
 
-#[derive(Default)]
-struct ProbeInner {
-    role: AtomicU8,
-    agent: RwLock<Option<StatsHandle>>,
-}
-
-// Role 0 (the default) is "starting".
-const STANDBY: u8 = 1;
-const LEADING: u8 = 2;
-
-impl Probe {
-    /// A probe for a process that is starting.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The replica waits for the leader lease.
-    pub fn standby(&self) {
-        self.0.role.store(STANDBY, Ordering::Relaxed);
-    }
-
-    /// The replica runs the agent (it leads, or leader election is off).
-    pub fn running(&self, agent: StatsHandle) {
-        *self.0.agent.write().unwrap_or_else(|p| p.into_inner()) = Some(agent);
-        self.0.role.store(LEADING, Ordering::Relaxed);
-    }
-
-    fn agent(&self) -> Option<StatsHandle> {
-        self.0
-            .agent
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// `Ok(what)` when ready, `Err(why)` when not.
-    pub fn readiness(&self) -> std::result::Result<&'static str, &'static str> {
-        match (self.0.role.load(Ordering::Relaxed), self.agent()) {
-            (STANDBY, _) => Ok("standby: waiting for the leader lease"),
-            (LEADING, Some(agent)) => agent.readiness(),
-            _ => Err("starting"),
+impl Counters {
+    fn inc(&self, labels: Labels) {
+        let known = self.read().get(&labels).map(Counter::inc).is_some();
+        if !known {
+            let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+            map.entry(labels).or_default().inc();
         }
     }
-}
 
-impl std::fmt::Debug for Probe {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Probe")
+    fn sum(&self, filter: impl Fn(&Labels) -> bool) -> u64 {
+        let map = self.read();
+        map.iter()
+            .filter(|(l, _)| filter(l))
+            .map(|(_, c)| c.get())
+            .sum()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Labels, Counter>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-/// Reads the agent's counters and gauges at scrape time.
-#[derive(Clone, Debug)]
-struct StatsCollector(Probe);
-
-impl Collector for StatsCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> std::result::Result<(), std::fmt::Error> {
-        let leading = i64::from(self.0.0.role.load(Ordering::Relaxed) == LEADING);
-        let gauge = ConstGauge::new(leading);
-        let help = "1 when this replica runs the controllers (leads), 0 when it stands by";
-        gauge.encode(encoder.encode_descriptor(
-            "ferry_leader",
-            help,
-            None,
-            gauge.metric_type(),
-        )?)?;
-        let Some(agent) = self.0.agent() else {
-            return Ok(());
-        };
-        let stats = agent.get();
-        let counters = [
-            (
-                "ferry_secret_writes",
-                "Kubernetes Secret writes (apply, patch, delete)",
-                stats.secret_writes,
-            ),
-            (
-                "ferry_vault_reads",
-                "KV read requests sent to Vault",
-                stats.vault_reads,
-            ),
-        ];
-        for (name, help, value) in counters {
-            let counter = ConstCounter::new(value);
-            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
-            counter.encode(metric)?;
-        }
-        let sessions = ConstGauge::new(i64::try_from(agent.sessions()).unwrap_or(i64::MAX));
-        let help = "Cached Vault sessions (one per store identity)";
-        let metric = encoder.encode_descriptor(
-            "ferry_vault_sessions",
-            help,
-            None,
-            sessions.metric_type(),
-        )?;
-        sessions.encode(metric)?;
-        if let Some(ttl) = agent.min_token_ttl() {
-            let gauge = ConstGauge::new(ttl.as_secs_f64());
-            let help = "Shortest remaining TTL among the agent's Vault tokens, in seconds";
-            let metric = encoder.encode_descriptor(
-                "ferry_vault_token_ttl_seconds",
-                help,
-                None,
-                gauge.metric_type(),
-            )?;
-            gauge.encode(metric)?;
+impl EncodeMetric for Counters {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        for (labels, counter) in self.read().iter() {
+            counter.encode(encoder.encode_family(labels)?)?;
         }
         Ok(())
     }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Counter
+    }
+
+    fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
 }
 
-/// The registry behind `/metrics`.
-fn registry(probe: Probe) -> Registry {
-    let mut registry = Registry::default();
-    let m = &*METRICS;
-    registry.register(
-        "ferry_sync",
-        "ExternalSecret syncs by result and reason (Ready reason or error category)",
-        m.syncs.clone(),
-    );
-    registry.register(
-        "ferry_sync_duration_seconds",
-        "Time one ExternalSecret sync takes",
-        m.sync_seconds.clone(),
-    );
-    registry.register(
-        "ferry_vault_requests",
-        "Requests sent to Vault by operation and status",
-        m.vault_requests.clone(),
-    );
-    registry.register(
-        "ferry_vault_logins",
-        "Vault login attempts by auth method and result",
-        m.logins.clone(),
-    );
-    registry.register(
-        "ferry_reconciles_in_flight",
-        "ExternalSecret reconciles running now (at most --concurrency)",
-        m.in_flight.clone(),
-    );
-    registry.register_collector(Box::new(StatsCollector(probe)));
-    registry
+/// `ferry_vault_reads`: the `kv_read` requests of `ferry_vault_requests`, summed.
+#[derive(Debug)]
+struct KvReads(Counters);
+
+impl EncodeMetric for KvReads {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_counter::<NoLabelSet, _, u64>(&self.0.sum(is_kv_read), None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Counter
+    }
 }
 
-/// The `/metrics` body, as served.
-pub fn render(probe: &Probe) -> Result<String> {
-    let mut body = String::new();
-    prometheus_client::encoding::text::encode(&mut body, &registry(probe.clone()))
-        .map_err(|e| AgentError::Start(format!("encoding metrics: {e}")))?;
-    Ok(body)
-}
+/// `ferry_vault_sessions` and `ferry_vault_token_ttl_seconds`, read from the session cache
+/// at scrape time (the TTL is absent while no token has one).
+#[derive(Debug)]
+struct SessionGauges(Sessions);
 
-/// Serves `/metrics`, `/healthz` and `/readyz` on `addr` until `shutdown` resolves.
-pub async fn serve(
-    addr: SocketAddr,
-    probe: Probe,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    let ready = probe.clone();
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(move || {
-                let probe = ready.clone();
-                async move {
-                    match probe.readiness() {
-                        Ok(what) => (StatusCode::OK, what).into_response(),
-                        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
-                    }
-                }
-            }),
-        )
-        .route(
-            "/metrics",
-            get(move || {
-                let probe = probe.clone();
-                async move {
-                    match render(&probe) {
-                        Ok(body) => (
-                            [(
-                                header::CONTENT_TYPE,
-                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                            )],
-                            body,
-                        )
-                            .into_response(),
-                        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-                    }
-                }
-            }),
-        );
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| AgentError::Start(format!("binding the metrics address {addr}: {e}")))?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| AgentError::Start(format!("serving metrics: {e}")))
+impl Collector for SessionGauges {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let sessions = ConstGauge::new(i64::try_from(self.0.len()).unwrap_or(i64::MAX));
+        sessions.encode(encoder.encode_descriptor(
+            "ferry_vault_sessions",
+            "Cached Vault sessions (one per store identity)",
+            None,
+            sessions.metric_type(),
+        )?)?;
+        if let Some(ttl) = self.0.min_ttl() {
+            let gauge = ConstGauge::new(ttl.as_secs_f64());
+            gauge.encode(encoder.encode_descriptor(
+                "ferry_vault_token_ttl_seconds",
+                "Shortest remaining TTL among the agent's Vault tokens, in seconds",
+                None,
+                gauge.metric_type(),
+            )?)?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -317,32 +260,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn families_render_with_bounded_labels() {
-        sync_finished(true, "SecretSynced", Duration::from_millis(12));
-        sync_finished(false, "vault_sealed", Duration::from_millis(3));
-        vault_request("kv_read", "ok");
-        login("kubernetes", false);
-        let guard = reconcile_started();
-        let body = render(&Probe::new()).expect("metrics render");
-        drop(guard);
+    fn counters_sum_what_they_expose() {
+        let metrics = Metrics::default();
+        metrics.vault_request("kv_read", "ok");
+        metrics.vault_request("kv_read", "not_found");
+        metrics.vault_request("kv_read", "ok");
+        metrics.vault_request("token_renew", "ok");
+        metrics.login("kubernetes", true);
+        metrics.login("kubernetes", false);
+        metrics.secret_written();
+        assert_eq!(metrics.vault_reads(), 3);
+        assert_eq!(metrics.logins(), 1);
+        assert_eq!(metrics.secret_writes(), 1);
+        let mut body = String::new();
+        prometheus_client::encoding::text::encode(&mut body, &metrics.registry())
+            .expect("metrics encode");
         for line in [
-            "ferry_sync_total{result=\"success\",reason=\"SecretSynced\"}",
-            "ferry_sync_total{result=\"error\",reason=\"vault_sealed\"}",
-            "ferry_vault_requests_total{operation=\"kv_read\",status=\"ok\"}",
-            "ferry_vault_logins_total{method=\"kubernetes\",result=\"error\"}",
-            "ferry_sync_duration_seconds_bucket{le=\"0.005\"}",
-            "ferry_reconciles_in_flight ",
-            "ferry_leader 0",
+            "ferry_vault_requests_total{operation=\"kv_read\",status=\"ok\"} 2",
+            "ferry_vault_requests_total{operation=\"token_renew\",status=\"ok\"} 1",
+            "ferry_vault_reads_total 3",
+            "ferry_vault_logins_total{method=\"kubernetes\",result=\"success\"} 1",
+            "ferry_secret_writes_total 1",
         ] {
             assert!(body.contains(line), "missing {line} in\n{body}");
         }
-    }
-
-    #[test]
-    fn a_starting_process_is_not_ready_and_a_standby_is() {
-        let probe = Probe::new();
-        assert_eq!(probe.readiness(), Err("starting"));
-        probe.standby();
-        assert!(probe.readiness().is_ok());
     }
 }

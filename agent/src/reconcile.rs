@@ -41,7 +41,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Ctx>) -> Result<Action>
         return Ok(Action::await_change());
     }
     let started = std::time::Instant::now();
-    let _in_flight = crate::metrics::reconcile_started();
+    let _in_flight = ctx.metrics.reconcile_started();
     let result = sync(&es, &ctx).await;
     if result.is_err() && ctx.cancel.load(std::sync::atomic::Ordering::Relaxed) {
         // Stopped by the shutdown (a render cancelled): nothing to report.
@@ -56,7 +56,8 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Ctx>) -> Result<Action>
         .as_ref()
         .err()
         .map_or(ready.reason, AgentError::category);
-    crate::metrics::sync_finished(ready.ready, label, started.elapsed());
+    ctx.metrics
+        .sync_finished(ready.ready, label, started.elapsed());
     let next = status::next_status(&es, &ready, written);
     let api = kube::Api::<ExternalSecret>::namespaced(
         ctx.client.clone(),

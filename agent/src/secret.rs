@@ -18,6 +18,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
 use crate::error::{AgentError, Result};
+use crate::metrics::Metrics;
 use crate::shape::{Rendered, SecretData};
 
 /// Annotation holding the keyed HMAC of the data Ferry wrote (never an unkeyed hash).
@@ -49,28 +50,25 @@ pub struct SecretWriter {
     hmac_key: zeroize::Zeroizing<Vec<u8>>,
     cache: Store<PartialObjectMeta<Secret>>,
     in_sync: Mutex<HashMap<(String, String), (String, String)>>,
-    writes: std::sync::atomic::AtomicU64,
+    metrics: Metrics,
 }
 
 impl SecretWriter {
-    /// A writer that uses `cache` (a metadata-only reflector of managed Secrets).
+    /// A writer that uses `cache` (a metadata-only reflector of managed Secrets) and counts
+    /// its writes in `metrics`.
     pub fn new(
         client: Client,
         hmac_key: zeroize::Zeroizing<Vec<u8>>,
         cache: Store<PartialObjectMeta<Secret>>,
+        metrics: Metrics,
     ) -> Self {
         Self {
             client,
             hmac_key,
             cache,
             in_sync: Mutex::default(),
-            writes: Default::default(),
+            metrics,
         }
-    }
-
-    /// Number of Secret writes (apply, patch, delete) so far.
-    pub fn writes(&self) -> u64 {
-        self.writes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether the Secret currently exists, according to the metadata cache.
@@ -298,8 +296,7 @@ impl SecretWriter {
     }
 
     fn count_write(&self) {
-        self.writes
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.secret_written();
     }
 }
 

@@ -17,7 +17,6 @@ mod renew;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -26,6 +25,7 @@ use ferry_vault::Vault;
 use tokio::task::AbortHandle;
 
 use crate::error::{AgentError, Result};
+use crate::metrics::Metrics;
 use plan::{Method, Plan};
 
 /// Where Kubernetes mounts the pod's own ServiceAccount token.
@@ -110,7 +110,8 @@ struct Inner {
     /// A Secret no store may read (the agent's HMAC key), as (namespace, name).
     protected: Option<(String, String)>,
     slots: Mutex<HashMap<SessionKey, Arc<Slot>>>,
-    logins: AtomicU64,
+    /// Where logins and token renewals are counted.
+    metrics: Metrics,
 }
 
 /// One session key's entry; the async lock serializes logins for the key.
@@ -200,13 +201,22 @@ impl Sessions {
     /// A cache using `kube` for credentials and `pod_token_path` (default
     /// [`DEFAULT_POD_TOKEN_PATH`]) for Kubernetes auth without a referenced token.
     pub fn new(kube: kube::Client, pod_token_path: Option<PathBuf>) -> Sessions {
+        Self::with_metrics(kube, pod_token_path, Metrics::default())
+    }
+
+    /// [`Sessions::new`], counting logins and renewals in `metrics`.
+    pub fn with_metrics(
+        kube: kube::Client,
+        pod_token_path: Option<PathBuf>,
+        metrics: Metrics,
+    ) -> Sessions {
         Sessions {
             inner: Arc::new(Inner {
                 kube,
                 pod_token_path: pod_token_path
                     .unwrap_or_else(|| PathBuf::from(DEFAULT_POD_TOKEN_PATH)),
                 slots: Mutex::new(HashMap::new()),
-                logins: AtomicU64::new(0),
+                metrics,
                 protected: None,
             }),
         }
@@ -339,9 +349,9 @@ impl Sessions {
             .min()
     }
 
-    /// Number of successful logins so far (for metrics and tests).
+    /// Number of successful logins so far (read from the metrics; for tests).
     pub fn logins(&self) -> u64 {
-        self.inner.logins.load(Ordering::Relaxed)
+        self.inner.metrics.logins()
     }
 }
 
@@ -359,9 +369,8 @@ impl Inner {
         store: &StoreContext,
     ) -> Result<Arc<Session>> {
         let logged = credentials::login(&this.kube, &this.pod_token_path, store, plan).await;
-        crate::metrics::login(plan.method.name(), logged.is_ok());
+        this.metrics.login(plan.method.name(), logged.is_ok());
         let logged = logged?;
-        this.logins.fetch_add(1, Ordering::Relaxed);
         let lease = logged.auth.lease_duration;
         let static_token = matches!(plan.method, Method::Token { .. });
         tracing::info!(
@@ -389,6 +398,7 @@ impl Inner {
                 session: Arc::downgrade(&session),
                 key: key.clone(),
                 store: store.clone(),
+                metrics: this.metrics.clone(),
                 lease,
                 renewable: logged.auth.renewable,
             };

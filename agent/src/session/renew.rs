@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 
 use super::{Inner, Session, SessionKey, StoreContext, lock};
+use crate::metrics::Metrics;
 
 /// Shortest pause between two renewal attempts.
 const MIN_PAUSE: Duration = Duration::from_secs(1);
@@ -28,6 +29,8 @@ pub(super) struct Renewal {
     pub key: SessionKey,
     /// The store the session was logged in for (same identity as every store sharing it).
     pub store: StoreContext,
+    /// Where renewals are counted.
+    pub metrics: Metrics,
     /// Lease of the login.
     pub lease: Duration,
     /// Whether the token can be renewed.
@@ -56,7 +59,7 @@ impl Renewal {
             };
             let renewed = vault.renew_self(None).await;
             let status = renewed.as_ref().map_or_else(|e| e.category(), |_| "ok");
-            crate::metrics::vault_request("token_renew", status);
+            self.metrics.vault_request("token_renew", status);
             match renewed {
                 Ok(auth) => {
                     let renewed = auth.lease_duration;
