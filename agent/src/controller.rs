@@ -1,61 +1,69 @@
-//! Wiring: the watches, caches and controllers of one agent process.
+//! Wiring: the caches, watches and controllers of one agent, and their shutdown.
 //!
-//! - ExternalSecrets drive the main controller.
-//! - Managed Secrets are watched metadata-only, filtered by the managed label, so memory follows
-//!   the Secrets Ferry writes and not the cluster's other Secrets; any change maps back to its
-//!   ExternalSecret for drift repair.
-//! - SecretStores and ClusterSecretStores have their own status controllers, and a change to a
-//!   store requeues the ExternalSecrets that reference it.
+//! - The ExternalSecret controller ([`crate::reconcile`]) is triggered by its own watch, by
+//!   managed Secrets changed by someone else, and by changes to the stores its objects
+//!   reference (see [`crate::watches`]).
+//! - The SecretStore and ClusterSecretStore status controllers ([`crate::store_status`]) read
+//!   the same store watches and caches.
+//! - The janitor ([`crate::janitor`]) trims the caches.
+//!
+//! On shutdown the controllers stop taking work, reconciles in flight finish, templates still
+//! rendering stop, then the agent's Vault tokens are revoked.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ferry_api::{ClusterSecretStore, ExternalSecret, MANAGED_LABEL, SecretStore, StoreKind};
-use futures::{FutureExt, StreamExt, TryStreamExt};
+use ferry_api::{ClusterSecretStore, ExternalSecret, SecretStore, StoreKind};
+use futures::channel::mpsc::UnboundedReceiver;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, PartialObjectMeta, PostParams};
-use kube::runtime::controller::{Config as ControllerConfig, Controller};
-use kube::runtime::reflector::{self, ObjectRef};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::api::{Api, PartialObjectMeta};
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::reflector::{self, Store};
 use kube::{Client, Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::{AgentConfig, Backoff, Ctx, Events};
-use crate::error::{AgentError, KubeCause, Result};
+use crate::error::Result;
 use crate::fetch::Fetcher;
 use crate::handle::StatsHandle;
-use crate::hmac::generate_key;
 use crate::metrics::{self, Metrics};
 use crate::reconcile::{error_policy, reconcile};
-use crate::secret::{EXTERNAL_SECRET_ANNOTATION, SecretWriter};
+use crate::secret::SecretWriter;
 use crate::session::Sessions;
 use crate::store_resolve::StoreCaches;
 use crate::store_status::{reconcile_cluster_store, reconcile_store, store_error_policy};
+use crate::watches::{self, SharedWatch, referencing, scoped, secret_owner};
+use crate::{hmac_key, janitor};
 
 /// A configured agent, ready to run.
 pub struct Agent {
     ctx: Arc<Ctx>,
-    secret_cache_writer: reflector::store::Writer<PartialObjectMeta<Secret>>,
-    stores: (Controller<SecretStore>, Controller<ClusterSecretStore>),
+    secrets: reflector::store::Writer<PartialObjectMeta<Secret>>,
+    stores: StoreWatches,
 }
 
+/// The watches of the two store kinds.
+struct StoreWatches {
+    namespaced: SharedWatch<SecretStore>,
+    cluster: SharedWatch<ClusterSecretStore>,
+}
+
+/// What the ExternalSecret controller hears of the stores.
+type StoreChanges = (
+    UnboundedReceiver<Arc<SecretStore>>,
+    UnboundedReceiver<Arc<ClusterSecretStore>>,
+);
+
 impl Agent {
-    /// Loads (or creates) the HMAC key and builds the caches and controllers.
+    /// Loads (or creates) the HMAC key and builds the agent's caches, clients and metrics.
     pub async fn new(client: Client, config: AgentConfig) -> Result<Agent> {
-        let hmac_key = load_or_create_hmac_key(&client, &config).await?;
-        let (secret_cache, secret_cache_writer) = reflector::store();
-        let ss = Controller::new(
-            scoped::<SecretStore>(&client, &config),
-            watcher::Config::default(),
-        );
-        let css = Controller::new(
-            Api::<ClusterSecretStore>::all(client.clone()),
-            watcher::Config::default(),
-        );
-        let stores = StoreCaches {
-            namespaced: ss.store(),
-            cluster: css.store(),
+        let hmac_key = hmac_key::load_or_create(&client, &config).await?;
+        let (secret_cache, secrets) = reflector::store();
+        let stores = StoreWatches {
+            namespaced: SharedWatch::new(scoped(&client, &config)),
+            cluster: SharedWatch::new(Api::all(client.clone())),
         };
         let metrics = Metrics::default();
         let sessions = Sessions::with_metrics(
@@ -70,7 +78,10 @@ impl Agent {
             sessions,
             fetcher: Fetcher::new(metrics.clone()),
             secrets: SecretWriter::new(client.clone(), hmac_key, secret_cache, metrics.clone()),
-            stores,
+            stores: StoreCaches {
+                namespaced: stores.namespaced.cache(),
+                cluster: stores.cluster.cache(),
+            },
             metrics,
             registry,
             backoff: Backoff::new(config.backoff_base, config.backoff_max),
@@ -82,8 +93,8 @@ impl Agent {
         });
         Ok(Agent {
             ctx,
-            secret_cache_writer,
-            stores: (ss, css),
+            secrets,
+            stores,
         })
     }
 
@@ -113,146 +124,87 @@ impl Agent {
     pub async fn run_until(self, shutdown: &CancellationToken) -> Result<()> {
         let Agent {
             ctx,
-            secret_cache_writer,
-            stores: (ss, css),
+            secrets,
+            stores:
+                StoreWatches {
+                    mut namespaced,
+                    mut cluster,
+                },
         } = self;
-        let stopped = || shutdown.clone().cancelled_owned();
-        let store_caches = ctx.stores.clone();
-        let ss = ss
-            .graceful_shutdown_on(stopped())
-            .run(reconcile_store, store_error_policy, ctx.clone())
-            .for_each(|_| async {});
-        let ss = drive(ss, store_caches.namespaced.clone(), shutdown);
-        let css = css
-            .graceful_shutdown_on(stopped())
-            .run(reconcile_cluster_store, store_error_policy, ctx.clone())
-            .for_each(|_| async {});
-        let css = drive(css, store_caches.cluster.clone(), shutdown);
-        let es = run_external_secrets(ctx.clone(), secret_cache_writer, store_caches, shutdown);
-        let janitor = janitor(ctx.clone(), stopped());
-        let cancel = async {
-            shutdown.cancelled().await;
-            ctx.cancel.store(true, Ordering::Relaxed);
+        let changes = (namespaced.subscribe(), cluster.subscribe());
+        let ss = Controller::for_shared_stream(namespaced.subscribe(), namespaced.cache());
+        let css = Controller::for_shared_stream(cluster.subscribe(), cluster.cache());
+        let controllers = async {
+            tokio::join!(
+                run_external_secrets(&ctx, secrets, changes, shutdown),
+                run_store_controller(ss, reconcile_store, &ctx, shutdown),
+                run_store_controller(css, reconcile_cluster_store, &ctx, shutdown),
+                janitor::run(&ctx, shutdown.cancelled()),
+                stop_rendering(&ctx, shutdown),
+            )
         };
-        let (_, _, _, es, ()) = tokio::join!(ss, css, janitor, es, cancel);
+        let watches = async { tokio::join!(namespaced.run(), cluster.run()) };
+        // The watches never end; they are dropped once the controllers are done.
+        let (es, ..) = tokio::select! {
+            done = controllers => done,
+            (never, _) = watches => match never {},
+        };
         tracing::info!("controllers stopped; revoking Vault tokens");
         ctx.sessions.revoke_all().await;
         es
     }
 }
 
-/// How often caches are trimmed, and how long an unused cache entry or session is kept.
-const JANITOR_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
-const IDLE: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Trims the caches periodically, so memory follows the live set of objects: Vault answers
-/// and sessions unused for an hour (a later use reads or logs in again), and in-sync records of
-/// Secrets that are gone.
-async fn janitor(ctx: Arc<Ctx>, shutdown: impl Future<Output = ()>) {
-    let trim = async {
-        let mut tick = tokio::time::interval(JANITOR_EVERY);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            ctx.fetcher.evict(IDLE);
-            ctx.sessions.evict_idle(IDLE).await;
-            ctx.secrets.prune();
-        }
-    };
-    tokio::select! {
-        _ = shutdown => {}
-        _ = trim => {}
-    }
+/// Sets the flag that stops templates still rendering once `shutdown` is cancelled.
+async fn stop_rendering(ctx: &Ctx, shutdown: &CancellationToken) {
+    shutdown.cancelled().await;
+    ctx.cancel.store(true, Ordering::Relaxed);
 }
 
+/// Runs a store status controller until `shutdown`.
+async fn run_store_controller<K, F>(
+    controller: Controller<K>,
+    reconcile: impl FnMut(Arc<K>, Arc<Ctx>) -> F,
+    ctx: &Arc<Ctx>,
+    shutdown: &CancellationToken,
+) where
+    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+    K: Send + Sync + 'static,
+    F: Future<Output = Result<Action>> + Send + 'static,
+{
+    let cache = controller.store();
+    let run = controller
+        .graceful_shutdown_on(shutdown.clone().cancelled_owned())
+        .run(reconcile, store_error_policy, ctx.clone())
+        .for_each(|_| async {});
+    drive(run, cache, shutdown).await;
+}
+
+/// Runs the ExternalSecret controller until `shutdown`, once both store caches are filled
+/// (resolving a store before would flap statuses at start-up); marks the agent synced once
+/// the ExternalSecret cache is filled too.
 async fn run_external_secrets(
-    ctx: Arc<Ctx>,
-    secret_cache_writer: reflector::store::Writer<PartialObjectMeta<Secret>>,
-    stores: StoreCaches,
+    ctx: &Arc<Ctx>,
+    secrets: reflector::store::Writer<PartialObjectMeta<Secret>>,
+    stores: StoreChanges,
     shutdown: &CancellationToken,
 ) -> Result<()> {
-    let config = &ctx.config;
-    let managed = watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true"));
-    let secrets = reflector::reflector(
-        secret_cache_writer,
-        watcher(
-            scoped::<PartialObjectMeta<Secret>>(&ctx.client, config),
-            managed,
-        )
-        .modify(|s| s.managed_fields_mut().clear()),
-    )
-    .default_backoff()
-    .touched_objects()
-    .try_filter({
-        // The events of the agent's own writes need no reconcile; edits and deletes do (a
-        // deleted Secret is already gone from the cache when its event gets here).
-        let ctx = ctx.clone();
-        move |s| {
-            let own = match (s.namespace(), s.resource_version()) {
-                (Some(ns), Some(rv)) => {
-                    let name = s.name_any();
-                    ctx.secrets.exists(&ns, &name) && ctx.secrets.is_own_write(&ns, &name, &rv)
-                }
-                _ => false,
-            };
-            std::future::ready(!own)
-        }
-    });
-    let es_api = scoped::<ExternalSecret>(&ctx.client, config);
-    let (es_cache, es_writer) = reflector::store();
-    // The cache drops managedFields (never read, and the largest part of each object); its
-    // triggers skip events that change only the status (our own status patches among them).
-    let es_triggers = reflector::reflector(
-        es_writer,
-        watcher(es_api, watcher::Config::default()).modify(|es| es.managed_fields_mut().clear()),
-    )
-    .default_backoff()
-    .applied_objects()
-    .predicate_filter(spec_and_metadata, Default::default());
-    let controller = Controller::for_stream(es_triggers, es_cache.clone())
-        .with_config(ControllerConfig::default().concurrency(config.concurrency));
-    let es_for_ss = es_cache.clone();
-    let es_for_css = es_cache.clone();
-    let ss_api = scoped::<SecretStore>(&ctx.client, config);
-    let css_api = Api::<ClusterSecretStore>::all(ctx.client.clone());
-    let controller = controller
-        .watches_stream(secrets, secret_owner)
-        .watches(ss_api, watcher::Config::default(), move |s: SecretStore| {
-            referencing(
-                &es_for_ss,
-                StoreKind::SecretStore,
-                &s.name_any(),
-                s.namespace(),
-            )
-        })
-        .watches(
-            css_api,
-            watcher::Config::default(),
-            move |s: ClusterSecretStore| {
-                referencing(
-                    &es_for_css,
-                    StoreKind::ClusterSecretStore,
-                    &s.name_any(),
-                    None,
-                )
-            },
-        )
-        .graceful_shutdown_on(shutdown.clone().cancelled_owned());
-    // Resolving a store before the store caches are filled would flap statuses at start-up.
+    let (cache, controller) = external_secret_controller(ctx, secrets, stores);
     // A shutdown while waiting (caches that never fill, e.g. without RBAC) ends it here.
     let caches = async {
-        let _ = stores.namespaced.wait_until_ready().await;
-        let _ = stores.cluster.wait_until_ready().await;
+        let _ = ctx.stores.namespaced.wait_until_ready().await;
+        let _ = ctx.stores.cluster.wait_until_ready().await;
     };
     tokio::select! {
         () = caches => {}
         () = shutdown.cancelled() => return Ok(()),
     }
     let run = controller
+        .graceful_shutdown_on(shutdown.clone().cancelled_owned())
         .run(reconcile, error_policy, ctx.clone())
         .for_each(|_| async {});
     let synced = async {
-        let filled = es_cache.wait_until_ready().await;
+        let filled = cache.wait_until_ready().await;
         ctx.synced.store(filled.is_ok(), Ordering::Relaxed);
         std::future::pending::<()>().await;
     };
@@ -262,8 +214,36 @@ async fn run_external_secrets(
             () = synced => {}
         }
     };
-    drive(run, es_cache.clone(), shutdown).await;
+    drive(run, cache.clone(), shutdown).await;
     Ok(())
+}
+
+/// The ExternalSecret controller and its cache, with every trigger: its own watch, managed
+/// Secrets, and the stores its objects reference.
+fn external_secret_controller(
+    ctx: &Arc<Ctx>,
+    secrets: reflector::store::Writer<PartialObjectMeta<Secret>>,
+    (namespaced, cluster): StoreChanges,
+) -> (Store<ExternalSecret>, Controller<ExternalSecret>) {
+    let (cache, writer) = reflector::store();
+    let triggers = watches::external_secrets(&ctx.client, &ctx.config, writer);
+    let config = ControllerConfig::default().concurrency(ctx.config.concurrency);
+    let (for_ss, for_css) = (cache.clone(), cache.clone());
+    let controller = Controller::for_stream(triggers, cache.clone())
+        .with_config(config)
+        .watches_stream(watches::managed_secrets(ctx, secrets), secret_owner)
+        .watches_shared_stream(namespaced, move |s: Arc<SecretStore>| {
+            referencing(
+                &for_ss,
+                StoreKind::SecretStore,
+                &s.name_any(),
+                s.namespace(),
+            )
+        })
+        .watches_shared_stream(cluster, move |s: Arc<ClusterSecretStore>| {
+            referencing(&for_css, StoreKind::ClusterSecretStore, &s.name_any(), None)
+        });
+    (cache, controller)
 }
 
 /// Polls a controller's stream until it ends.
@@ -273,11 +253,8 @@ async fn run_external_secrets(
 /// no longer deliver. No reconcile can have started in that case, so the stream is dropped
 /// instead; once the cache is ready, the controller's own graceful shutdown applies (reconciles
 /// in flight finish).
-async fn drive<K>(
-    run: impl Future<Output = ()>,
-    cache: reflector::Store<K>,
-    shutdown: &CancellationToken,
-) where
+async fn drive<K>(run: impl Future<Output = ()>, cache: Store<K>, shutdown: &CancellationToken)
+where
     K: Resource + Clone + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone,
 {
@@ -291,108 +268,6 @@ async fn drive<K>(
         () = run => {}
         () = stopped_before_ready => {}
     }
-}
-
-/// What a change must touch to trigger a reconcile: the spec (its generation), the labels or
-/// the annotations (force-sync among them). A status-only change does not.
-fn spec_and_metadata(es: &ExternalSecret) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    es.metadata.generation.hash(&mut hasher);
-    es.metadata.labels.hash(&mut hasher);
-    es.metadata.annotations.hash(&mut hasher);
-    es.metadata.deletion_timestamp.is_some().hash(&mut hasher);
-    Some(hasher.finish())
-}
-
-/// Maps a managed Secret to the ExternalSecret that manages it.
-fn secret_owner(secret: PartialObjectMeta<Secret>) -> Option<ObjectRef<ExternalSecret>> {
-    let ns = secret.namespace()?;
-    let by_owner = secret
-        .owner_references()
-        .iter()
-        .find(|o| o.kind == "ExternalSecret" && o.api_version.starts_with("external-secrets.io/"))
-        .map(|o| o.name.clone());
-    let name = by_owner.or_else(|| {
-        secret
-            .annotations()
-            .get(EXTERNAL_SECRET_ANNOTATION)
-            .cloned()
-    })?;
-    Some(ObjectRef::new(&name).within(&ns))
-}
-
-/// The ExternalSecrets that reference a store.
-fn referencing(
-    cache: &reflector::Store<ExternalSecret>,
-    kind: StoreKind,
-    name: &str,
-    namespace: Option<String>,
-) -> Vec<ObjectRef<ExternalSecret>> {
-    cache
-        .state()
-        .iter()
-        .filter(|es| {
-            let r = &es.spec.secret_store_ref;
-            r.kind == kind && r.name == name && (namespace.is_none() || es.namespace() == namespace)
-        })
-        .map(|es| ObjectRef::from_obj(es.as_ref()))
-        .collect()
-}
-
-fn scoped<K>(client: &Client, config: &AgentConfig) -> Api<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-{
-    match &config.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
-/// The HMAC key lives in a Secret the agent owns; it is created with a random key when absent.
-async fn load_or_create_hmac_key(
-    client: &Client,
-    config: &AgentConfig,
-) -> Result<zeroize::Zeroizing<Vec<u8>>> {
-    let (ns, name) = (&config.own_namespace, &config.hmac_key_secret);
-    let fail = |reason: String| AgentError::LoadHmacKey {
-        namespace: ns.clone(),
-        name: name.clone(),
-        reason,
-    };
-    let api = Api::<Secret>::namespaced(client.clone(), ns);
-    for _ in 0..3 {
-        if let Some(secret) = api
-            .get_opt(name)
-            .await
-            .map_err(|e| fail(KubeCause::from(e).to_string()))?
-        {
-            let key = secret.data.and_then(|mut d| d.remove("key")).map(|b| b.0);
-            return match key {
-                Some(key) if key.len() >= 16 => Ok(zeroize::Zeroizing::new(key)),
-                _ => Err(fail("data.key is missing or shorter than 16 bytes".into())),
-            };
-        }
-        let key = generate_key();
-        let secret = Secret {
-            metadata: kube::api::ObjectMeta {
-                name: Some(name.clone()),
-                ..Default::default()
-            },
-            data: Some([("key".to_string(), k8s_openapi::ByteString(key.to_vec()))].into()),
-            type_: Some("Opaque".into()),
-            ..Default::default()
-        };
-        match api.create(&PostParams::default(), &secret).await {
-            Ok(_) => return Ok(key),
-            Err(kube::Error::Api(s)) if s.code == 409 => continue,
-            Err(e) => return Err(fail(KubeCause::from(e).to_string())),
-        }
-    }
-    Err(fail(
-        "the Secret keeps being created and deleted concurrently".into(),
-    ))
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ pub mod controller;
 pub mod error;
 pub mod fetch;
 pub mod handle;
+pub mod hmac_key;
 pub mod http;
+pub mod janitor;
 pub mod leader;
 pub mod metrics;
 pub mod probe;
@@ -26,6 +28,7 @@ pub mod store_resolve;
 pub mod store_status;
 pub mod template_sources;
 pub mod vault_find;
+pub mod watches;
 
 pub use ferry_secret::hmac;
 
