@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ferry_api::ExternalSecret;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, Resource};
 
 use crate::fetch::Fetcher;
 use crate::metrics::Metrics;
@@ -170,7 +170,7 @@ impl Events {
             },
         };
         if let Err(err) = self.recorder.publish(&event, &es.object_ref(&())).await {
-            tracing::debug!(name = %es.name_any(), error = %err, "could not publish an Event");
+            tracing::debug!(error = %err, "could not publish an Event");
         }
     }
 }

@@ -33,7 +33,13 @@ enum Outcome {
     Done(Ready, Option<Written>),
 }
 
-/// The controller's reconcile function for ExternalSecrets.
+/// The controller's reconcile function for ExternalSecrets. Its span carries the object's
+/// namespace and name, so the log lines of one sync need not repeat them.
+#[tracing::instrument(
+    name = "reconcile",
+    skip_all,
+    fields(namespace = %es.namespace().unwrap_or_default(), name = %es.name_any())
+)]
 pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Ctx>) -> Result<Action> {
     if es.meta().deletion_timestamp.is_some() {
         let (ns, name) = target(&es);
@@ -66,8 +72,6 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Ctx>) -> Result<Action>
     status::patch_if_changed(&api, &es.name_any(), es.status.as_ref(), &next).await?;
     ctx.events.publish(&es, &ready, written).await;
     tracing::debug!(
-        namespace = es.namespace().as_deref().unwrap_or_default(),
-        name = %es.name_any(),
         reason = ready.reason,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "reconciled ExternalSecret"
@@ -75,7 +79,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Ctx>) -> Result<Action>
     Ok(match result {
         Err(err) if err.is_permanent() => Action::await_change(),
         Err(err) => {
-            tracing::warn!(name = %es.name_any(), category = err.category(), error = %err, "sync failed");
+            tracing::warn!(category = err.category(), error = %err, "sync failed");
             Action::requeue(ctx.backoff.failed(es.as_ref()))
         }
         Ok(_) => {
@@ -86,8 +90,15 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Ctx>) -> Result<Action>
 }
 
 /// Requeue for a reconcile that itself errored (status patch failed): back off per object.
+/// kube-runtime calls it outside the reconcile's span, so it names the object itself.
 pub fn error_policy(es: Arc<ExternalSecret>, err: &AgentError, ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(name = %es.name_any(), category = err.category(), error = %err, "reconcile failed");
+    tracing::warn!(
+        namespace = %es.namespace().unwrap_or_default(),
+        name = %es.name_any(),
+        category = err.category(),
+        error = %err,
+        "reconcile failed"
+    );
     Action::requeue(ctx.backoff.failed(es.as_ref()))
 }
 

@@ -168,7 +168,7 @@ pub async fn after_sync(
         };
         if due {
             patch(ctx, &ns, kind, &name, &key, value).await?;
-            tracing::info!(namespace = %ns, kind = kind.name(), name, "restarted a workload");
+            tracing::info!(kind = kind.name(), workload = name, "restarted a workload");
             patched += 1;
         }
     }
@@ -189,8 +189,11 @@ async fn workloads(
             for (kind, name) in listed {
                 match get(ctx, ns, *kind, name).await? {
                     Some(template) => out.push((*kind, name.clone(), template)),
-                    None => tracing::warn!(namespace = %ns, kind = kind.name(), name,
-                        "a workload named in {RESTART_ANNOTATION} does not exist"),
+                    None => tracing::warn!(
+                        kind = kind.name(),
+                        workload = name,
+                        "a workload named in {RESTART_ANNOTATION} does not exist"
+                    ),
                 }
             }
         }

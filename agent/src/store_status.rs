@@ -10,7 +10,7 @@ use ferry_api::meta::reason;
 use ferry_api::store::SecretStoreCapabilities;
 use ferry_api::{ClusterSecretStore, SecretStore, SecretStoreSpec, SecretStoreStatus, StoreKind};
 use kube::runtime::controller::Action;
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 
 use crate::context::Ctx;
 use crate::error::{AgentError, Result};
@@ -22,6 +22,11 @@ use crate::store_resolve::{is_our_class, vault_provider};
 const RECHECK: Duration = Duration::from_secs(300);
 
 /// Reconciles a namespaced SecretStore's status.
+#[tracing::instrument(
+    name = "reconcile_store",
+    skip_all,
+    fields(namespace = %store.namespace().unwrap_or_default(), name = %store.name_any())
+)]
 pub async fn reconcile_store(store: Arc<SecretStore>, ctx: Arc<Ctx>) -> Result<Action> {
     if !is_our_class(&store.spec, &ctx.config.controller_class) {
         return Ok(Action::await_change());
@@ -44,6 +49,7 @@ pub async fn reconcile_store(store: Arc<SecretStore>, ctx: Arc<Ctx>) -> Result<A
 
 /// Reconciles a ClusterSecretStore's status. Its credentials may depend on the namespace of
 /// each ExternalSecret, so only the configuration is checked here.
+#[tracing::instrument(name = "reconcile_cluster_store", skip_all, fields(name = %store.name_any()))]
 pub async fn reconcile_cluster_store(
     store: Arc<ClusterSecretStore>,
     ctx: Arc<Ctx>,
@@ -59,9 +65,15 @@ pub async fn reconcile_cluster_store(
     Ok(Action::requeue(RECHECK))
 }
 
-/// Requeue after a store reconcile that errored.
-pub fn store_error_policy<K>(_store: Arc<K>, err: &AgentError, _ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(category = err.category(), error = %err, "store status update failed");
+/// Requeue after a store reconcile that errored (called outside the reconcile's span).
+pub fn store_error_policy<K: Resource>(store: Arc<K>, err: &AgentError, _ctx: Arc<Ctx>) -> Action {
+    tracing::warn!(
+        namespace = store.namespace().unwrap_or_default(),
+        name = %store.name_any(),
+        category = err.category(),
+        error = %err,
+        "store status update failed"
+    );
     Action::requeue(Duration::from_secs(10))
 }
 
