@@ -1,5 +1,5 @@
-//! What every reconcile shares: configuration, clients, caches, per-object backoff and the
-//! Event publisher.
+//! What every reconcile shares: configuration, clients, caches, metrics, per-object backoff
+//! and the Event publisher.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

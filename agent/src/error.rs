@@ -268,13 +268,6 @@ pub struct KubeCause {
     pub reason: String,
 }
 
-impl KubeCause {
-    /// Whether the API server answered 404.
-    pub fn is_not_found(&self) -> bool {
-        self.code == Some(404)
-    }
-}
-
 impl From<kube::Error> for KubeCause {
     fn from(err: kube::Error) -> Self {
         let reason = |r: &str| r.to_owned();

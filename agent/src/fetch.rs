@@ -145,7 +145,7 @@ impl Fetcher {
         });
     }
 
-    /// Number of cached entries (for metrics and tests).
+    /// Number of cached entries.
     pub fn len(&self) -> usize {
         lock(&self.entries).len()
     }

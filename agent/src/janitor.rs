@@ -12,7 +12,7 @@ const EVERY: Duration = Duration::from_secs(300);
 /// How long an unused cache entry or session is kept.
 const IDLE: Duration = Duration::from_secs(3600);
 
-/// Trims the caches every [`EVERY`] until `shutdown` resolves.
+/// Trims the caches every five minutes until `shutdown` resolves.
 pub async fn run(ctx: &Ctx, shutdown: impl Future<Output = ()>) {
     let trim = async {
         let mut tick = tokio::time::interval(EVERY);

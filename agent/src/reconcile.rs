@@ -149,7 +149,7 @@ async fn sync(es: &ExternalSecret, ctx: &Ctx) -> Result<Outcome> {
     };
     shape::check_rendered(es, &rendered, policy)?;
     let tracked = restarts != restart::Targets::None;
-    let (written, changed) = ctx.secrets.sync_detailed(es, &rendered, tracked).await?;
+    let (written, changed) = ctx.secrets.sync(es, &rendered, tracked).await?;
     let fingerprint = ctx.secrets.restart_fingerprint(es, &rendered.data);
     restart::after_sync(ctx, es, &restarts, &fingerprint, written, changed).await?;
     Ok(Outcome::Done(Ready::synced(synced), Some(written)))

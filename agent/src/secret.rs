@@ -94,23 +94,12 @@ impl SecretWriter {
         restart_fingerprint(&key, &data_hmac(&key, data))
     }
 
-    /// Makes the target Secret hold `data`, as the ExternalSecret's creationPolicy says.
-    pub async fn sync(&self, es: &ExternalSecret, data: &SecretData) -> Result<Written> {
-        let rendered = Rendered {
-            data: data.clone(),
-            ..Rendered::default()
-        };
-        self.sync_detailed(es, &rendered, false)
-            .await
-            .map(|(w, _)| w)
-    }
-
     /// Makes the target Secret hold the rendered data, type, labels and annotations; also
     /// tells whether the Secret's data (the keys this ExternalSecret writes) changed: true on
     /// creation and on an update whose data differs, false when only metadata (labels,
     /// annotations, type, owner) was written. With `restarts`, a write also keeps
     /// [`RESTART_FOR_ANNOTATION`] up to date.
-    pub async fn sync_detailed(
+    pub async fn sync(
         &self,
         es: &ExternalSecret,
         rendered: &Rendered,

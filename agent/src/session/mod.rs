@@ -4,11 +4,8 @@
 //! same key share one [`Sessions`] entry, so one login serves them all. Each entry is guarded by
 //! an async lock, so concurrent reconciles wait for a single login instead of each logging in.
 //! A background task per session renews the token at about two thirds of its lease and logs in
-//! again when renewal fails or the lease can no longer be extended. Submodules: [`plan`] (pure:
-//! spec to plan), [`credentials`] (I/O: credentials and login), [`renew`] (the renewal task).
-
-// `AgentError` (the crate's one error type, not ours to change) is over 128 bytes because it
-// carries `kube::Error` and `VaultError` unboxed; errors are rare here, so the size is fine.
+//! again when renewal fails or the lease can no longer be extended. Submodules: `plan` (pure:
+//! spec to plan), `credentials` (I/O: credentials and login), `renew` (the renewal task).
 
 mod credentials;
 mod plan;
@@ -325,7 +322,7 @@ impl Sessions {
         futures::future::join_all(revokes).await;
     }
 
-    /// Number of cached sessions (for metrics and tests).
+    /// Number of cached sessions (`ferry_vault_sessions`).
     pub fn len(&self) -> usize {
         lock(&self.inner.slots).len()
     }
@@ -335,7 +332,8 @@ impl Sessions {
         self.len() == 0
     }
 
-    /// The shortest remaining lifetime among cached tokens that have a TTL (for metrics).
+    /// The shortest remaining lifetime among cached tokens that have a TTL
+    /// (`ferry_vault_token_ttl_seconds`).
     pub fn min_ttl(&self) -> Option<Duration> {
         let slots: Vec<Arc<Slot>> = lock(&self.inner.slots).values().cloned().collect();
         let now = Instant::now();

@@ -4,13 +4,10 @@
 //! (`providers/v1/vault/client_get.go`, `runtime/esutils/utils.go` and the ExternalSecret
 //! controller's `getProviderSecretData`).
 //!
-//! No I/O happens here; values never reach errors, logs or `Debug` output.
-
-// `AgentError` (error.rs) is large because of its kube/Vault sources; the functions here
-// return it by contract, and their errors are rare and cold.
+//! No I/O happens here; values never reach errors, logs or `Debug` output. Errors are
+//! [`AgentError`](crate::AgentError)s naming the field at fault.
 
 mod build;
-mod data;
 mod find;
 mod json;
 mod object;
@@ -28,7 +25,7 @@ use ferry_api::external_secret::MetadataPolicy;
 use ferry_api::{ExternalSecretDataRemoteRef, ExternalSecretSpec};
 
 pub use build::{FindResults, build, build_all, build_all_with};
-pub use data::SecretData;
+pub use ferry_secret::SecretData;
 pub use find::FindFilter;
 pub use object::{SERVICE_ACCOUNT_TOKEN_TYPE, WritePolicy, check_rendered};
 pub use template::{
