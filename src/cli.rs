@@ -30,17 +30,52 @@ pub struct Cli {
 /// Logging options shared by every subcommand.
 #[derive(Debug, Args)]
 pub struct LogArgs {
-    /// Log filter in tracing's EnvFilter syntax, e.g. `info` or `ferry_agent=debug`.
-    #[arg(
-        long,
-        global = true,
-        env = "FERRY_LOG",
-        default_value = "info,rustify=off,vaultrs=off"
-    )]
-    pub log_level: String,
-    /// Log line format.
+    /// Log filter in tracing's EnvFilter syntax, e.g. `info` or `info,ferry_agent=debug`.
+    /// Without it (or FERRY_LOG), RUST_LOG applies, then `info,rustify=off,vaultrs=off`.
+    #[arg(long, global = true, env = "FERRY_LOG")]
+    pub log_level: Option<String>,
+    /// Log line format: human-readable text, or one JSON object per line.
     #[arg(long, global = true, env = "FERRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// The log filter when neither `--log-level`, `FERRY_LOG` nor `RUST_LOG` sets one: `info`,
+/// with the Vault client libraries (which may log request details) off.
+pub const DEFAULT_LOG_FILTER: &str = "info,rustify=off,vaultrs=off";
+
+/// Where the log filter came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FilterSource {
+    /// `--log-level` or `FERRY_LOG`.
+    LogLevel,
+    /// `RUST_LOG`.
+    RustLog,
+    /// [`DEFAULT_LOG_FILTER`].
+    Default,
+}
+
+impl FilterSource {
+    fn name(self) -> &'static str {
+        match self {
+            FilterSource::LogLevel => "--log-level (FERRY_LOG)",
+            FilterSource::RustLog => "RUST_LOG",
+            FilterSource::Default => "the default",
+        }
+    }
+}
+
+/// The log filter, first set wins: `--log-level`, `FERRY_LOG` (clap reads it for the flag),
+/// `RUST_LOG`, then [`DEFAULT_LOG_FILTER`]. An empty value counts as unset.
+fn log_filter<'a>(
+    log_level: Option<&'a str>,
+    rust_log: Option<&'a str>,
+) -> (&'a str, FilterSource) {
+    let set = |v: Option<&'a str>| v.filter(|v| !v.trim().is_empty());
+    match (set(log_level), set(rust_log)) {
+        (Some(filter), _) => (filter, FilterSource::LogLevel),
+        (None, Some(filter)) => (filter, FilterSource::RustLog),
+        (None, None) => (DEFAULT_LOG_FILTER, FilterSource::Default),
+    }
 }
 
 /// How log lines are written to stderr.
@@ -69,16 +104,30 @@ pub enum Command {
     Unseal(UnsealArgs),
 }
 
-/// Installs the global tracing subscriber on stderr.
+/// Installs the global tracing subscriber on stderr, with the filter [`log_filter`] picks
+/// and the format of `--log-format`. An invalid filter falls back to [`DEFAULT_LOG_FILTER`],
+/// with a warning.
 pub fn init_tracing(log: &LogArgs) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&log.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use tracing_subscriber::EnvFilter;
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let (wanted, source) = log_filter(log.log_level.as_deref(), rust_log.as_deref());
+    let (filter, invalid) = match EnvFilter::try_new(wanted) {
+        Ok(filter) => (filter, None),
+        Err(err) => (EnvFilter::new(DEFAULT_LOG_FILTER), Some(err)),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match log.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
+    }
+    if let Some(err) = invalid {
+        tracing::warn!(
+            source = source.name(),
+            error = %err,
+            "invalid log filter; using {DEFAULT_LOG_FILTER}"
+        );
     }
 }
 
@@ -122,5 +171,34 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn log_level_wins_over_rust_log_which_wins_over_the_default() {
+        use FilterSource::*;
+        let cases = [
+            (Some("debug"), Some("trace"), ("debug", LogLevel)),
+            (Some("debug"), None, ("debug", LogLevel)),
+            (None, Some("trace"), ("trace", RustLog)),
+            (Some(" "), Some("trace"), ("trace", RustLog)),
+            (None, Some(""), (DEFAULT_LOG_FILTER, Default)),
+            (None, None, (DEFAULT_LOG_FILTER, Default)),
+        ];
+        for (log_level, rust_log, want) in cases {
+            assert_eq!(
+                log_filter(log_level, rust_log),
+                want,
+                "{log_level:?} {rust_log:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn log_flags_parse() {
+        let cli = Cli::try_parse_from(["ferry", "--log-format", "json", "agent"]).expect("parses");
+        assert!(matches!(cli.log.log_format, LogFormat::Json));
+        let cli = Cli::try_parse_from(["ferry", "agent", "--log-level=warn"]).expect("parses");
+        assert_eq!(cli.log.log_level.as_deref(), Some("warn"));
+        assert!(Cli::try_parse_from(["ferry", "--log-format", "xml", "agent"]).is_err());
     }
 }
