@@ -7,6 +7,13 @@
 //! when its record has not changed for a whole lease duration *as measured on the candidate's
 //! own clock* (so clock skew between nodes does not matter). A holder that cannot renew for
 //! two thirds of the duration gives up leadership before anybody else may take it over.
+//!
+//! Why not a crate: of the Lease crates for kube-rs, kube-leader-election (0.44) is built for
+//! kube 4 and kube-coordinate (2.0.0-rc.0) for kube 2, and this agent is on kube 5.
+//! kube-lease-manager (0.13) is on kube 5, but judges expiry by the holder's `renewTime`
+//! against the local wall clock (so skew between nodes changes when a standby takes over) and
+//! writes with patches not guarded by the resourceVersion. The protocol here is a few hundred
+//! lines, and tests/it/agent/leader.rs exercises it with two real processes.
 
 use std::time::Duration;
 
