@@ -1,9 +1,25 @@
 //! The in-cluster sync controller behind `ferry agent`.
 //!
 //! It reconciles `external-secrets.io` ExternalSecret, SecretStore and ClusterSecretStore
-//! (Vault provider) into Kubernetes Secrets. Layering inside the crate: pure modules
-//! ([`shape`], and [`hmac`] from `ferry-secret`) know nothing of I/O; [`session`] and
-//! [`fetch`] talk to Vault; the controller modules talk to the API server and orchestrate.
+//! (Vault provider) into Kubernetes Secrets; `docs/concepts.md` describes what it does.
+//!
+//! A reading order, from the outside in:
+//!
+//! 1. [`controller`]: the wiring of one agent ([`Agent`]): caches, [`watches`] (what
+//!    triggers a reconcile), the controllers, the [`janitor`], shutdown.
+//! 2. [`reconcile`]: one ExternalSecret sync, step by step; [`store_status`] is the same for
+//!    the stores.
+//! 3. What a sync calls, in order: [`store_resolve`] (which store, and may this namespace use
+//!    it), [`session`] (a logged-in Vault client per store identity), [`fetch`] and
+//!    [`vault_find`] (KV reads), [`template_sources`] and [`render`] (the Secret's content,
+//!    built by the pure [`shape`] functions), [`secret`] (the write, only when the keyed
+//!    [`hmac`] differs), [`restart`] (rollout restarts), [`status`] (the Ready condition).
+//! 4. Around it: [`context`] (what every reconcile shares), [`error`], [`metrics`],
+//!    [`hmac_key`] (the HMAC key Secret), and for the process: [`leader`] (the Lease),
+//!    [`probe`], [`http`] (`/metrics`, `/healthz`, `/readyz`), [`handle`], [`readiness`].
+//!
+//! Layering: [`shape`] and [`hmac`] (from `ferry-secret`) are pure; [`session`], [`fetch`]
+//! and [`vault_find`] talk to Vault; the rest talks to the API server and orchestrates.
 
 pub mod context;
 pub mod controller;

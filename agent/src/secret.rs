@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use ferry_api::{ADOPT_ANNOTATION, CreationPolicy, ExternalSecret, FIELD_MANAGER, MANAGED_LABEL};
-use ferry_secret::hmac::{SecretMeta, data_hmac, object_key, rendered_hmac, restart_fingerprint};
+use ferry_secret::hmac::{data_hmac, object_key, rendered_hmac, restart_fingerprint};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, PartialObjectMeta, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -111,7 +111,7 @@ impl SecretWriter {
         }
         let (ns, name) = target(es);
         let key = self.key(es);
-        let want = rendered_hmac(&key, &rendered.data, meta(rendered));
+        let want = rendered_hmac(&key, &rendered.data, rendered.meta());
         if self.remembered_in_sync(&ns, &name, &want) {
             return Ok((Written::Unchanged, false));
         }
@@ -298,15 +298,6 @@ async fn get_secret(api: &Api<Secret>, ns: &str, name: &str) -> Result<Option<Se
             name: name.to_string(),
             source: source.into(),
         })
-}
-
-/// What the template sets besides the data, for the fingerprint.
-fn meta(rendered: &Rendered) -> SecretMeta<'_> {
-    SecretMeta {
-        secret_type: rendered.secret_type.as_deref(),
-        labels: &rendered.labels,
-        annotations: &rendered.annotations,
-    }
 }
 
 /// The target Secret's namespace and name.

@@ -14,6 +14,7 @@ use ferry_api::external_secret::{
     ExternalSecretTemplate, TemplateEngineVersion, TemplateMergePolicy, TemplateScope,
     TemplateTarget,
 };
+use ferry_secret::hmac::SecretMeta;
 use ferry_template::{RenderLimits, Template, Value};
 use zeroize::Zeroizing;
 
@@ -43,6 +44,18 @@ pub struct Rendered {
     pub labels: BTreeMap<String, String>,
     /// Annotations to set on the Secret.
     pub annotations: BTreeMap<String, String>,
+}
+
+impl Rendered {
+    /// What the template sets besides the data (type, labels, annotations), for the
+    /// Secret's fingerprint.
+    pub fn meta(&self) -> SecretMeta<'_> {
+        SecretMeta {
+            secret_type: self.secret_type.as_deref(),
+            labels: &self.labels,
+            annotations: &self.annotations,
+        }
+    }
 }
 
 /// The ConfigMap names and Secret names templateFrom reads (each sorted, without duplicates).
