@@ -1,9 +1,15 @@
 //! Test environment for Ferry's integration tests, made of real components.
 //!
 //! One OpenBao dev server and one kube-sandbox (etcd + kube-apiserver + kube-controller-manager)
-//! are started lazily, once per test binary, and die with it. Each test calls [`TestEnv::new`]
-//! and gets its own namespace and Vault path prefix, so tests run in parallel against the one
-//! pair of servers.
+//! are started lazily, once per test process, and die with it. Ferry's integration tests are one
+//! binary (`tests/it`), so that is one pair of servers for the whole run. Each test calls
+//! [`TestEnv::new`] and gets its own namespace and Vault path prefix, so tests run in parallel
+//! against the one pair of servers.
+//!
+//! A test that would change what the servers look like to every other test starts its own:
+//! [`OpenBao::uninitialised`] for one to initialise, seal or stop, and a [`KubeSandbox`] with
+//! [`TestEnv::with_cluster`] for cluster-wide state others depend on (a CRD whose presence
+//! changes what the code under test does).
 //!
 //! To run against an existing cluster and Vault instead, set `FERRY_TEST_KUBECONFIG`, and
 //! `FERRY_TEST_VAULT_ADDR` with `FERRY_TEST_VAULT_TOKEN` (and optionally
@@ -67,41 +73,52 @@ struct Shared {
 fn shared() -> &'static Shared {
     static SHARED: OnceLock<Shared> = OnceLock::new();
     SHARED.get_or_init(|| {
-        let (kubeconfig, sa_public_key, kube) = match std::env::var_os("FERRY_TEST_KUBECONFIG") {
-            Some(path) => (PathBuf::from(path), None, None),
-            None => {
-                let sandbox = KubeSandbox::start();
-                let key = Some(sandbox.sa_public_key.clone());
-                (sandbox.kubeconfig.clone(), key, Some(sandbox))
-            }
-        };
         let kv_mount =
             std::env::var("FERRY_TEST_VAULT_KV_MOUNT").unwrap_or_else(|_| "secret".to_string());
-        match (
+        let given_vault = match (
             std::env::var("FERRY_TEST_VAULT_ADDR"),
             std::env::var("FERRY_TEST_VAULT_TOKEN"),
         ) {
-            (Ok(addr), Ok(token)) => Shared {
-                kubeconfig,
-                sa_public_key,
-                vault_addr: addr,
-                vault_token: SecretString::from(token),
-                kv_mount,
-                _kube: kube,
-                _bao: None,
-            },
-            _ => {
-                let bao = OpenBao::dev();
-                Shared {
-                    kubeconfig,
-                    sa_public_key,
-                    vault_addr: bao.address.clone(),
-                    vault_token: bao.root_token.clone().expect("dev server has a root token"),
-                    kv_mount,
-                    _kube: kube,
-                    _bao: Some(bao),
-                }
-            }
+            (Ok(addr), Ok(token)) => Some((addr, SecretString::from(token))),
+            _ => None,
+        };
+        let given_kubeconfig = std::env::var_os("FERRY_TEST_KUBECONFIG").map(PathBuf::from);
+        // The two servers start side by side: the API server takes a few seconds, OpenBao one.
+        let (kube, bao) = std::thread::scope(|scope| {
+            let bao = given_vault.is_none().then(|| scope.spawn(OpenBao::dev));
+            let kube = given_kubeconfig.is_none().then(KubeSandbox::start);
+            let bao = bao.map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            });
+            (kube, bao)
+        });
+        let (kubeconfig, sa_public_key) = match &kube {
+            Some(sandbox) => (
+                sandbox.kubeconfig.clone(),
+                Some(sandbox.sa_public_key.clone()),
+            ),
+            None => (
+                given_kubeconfig.expect("a kube-sandbox is started unless a cluster is given"),
+                None,
+            ),
+        };
+        let (vault_addr, vault_token) = match &bao {
+            Some(bao) => (
+                bao.address.clone(),
+                bao.root_token.clone().expect("dev server has a root token"),
+            ),
+            None => given_vault.expect("a dev server is started unless a Vault is given"),
+        };
+        Shared {
+            kubeconfig,
+            sa_public_key,
+            vault_addr,
+            vault_token,
+            kv_mount,
+            _kube: kube,
+            _bao: bao,
         }
     })
 }
@@ -132,11 +149,27 @@ pub struct TestEnv {
 }
 
 impl TestEnv {
-    /// Creates a namespace and a Vault prefix named after `test` plus a unique suffix.
+    /// Creates a namespace and a Vault prefix named after `test` plus a unique suffix, on the
+    /// shared servers.
     pub async fn new(test: &str) -> TestEnv {
         let shared = shared();
+        Self::create(test, &shared.kubeconfig, shared.sa_public_key.as_deref()).await
+    }
+
+    /// Like [`TestEnv::new`], on the kube-sandbox `cluster` instead of the shared one (the Vault is
+    /// still the shared one). For tests that change cluster-wide state the other tests rely on.
+    pub async fn with_cluster(cluster: &KubeSandbox, test: &str) -> TestEnv {
+        Self::create(test, &cluster.kubeconfig, Some(&cluster.sa_public_key)).await
+    }
+
+    async fn create(
+        test: &str,
+        kubeconfig_path: &std::path::Path,
+        sa_public_key: Option<&std::path::Path>,
+    ) -> TestEnv {
+        let shared = shared();
         let id = format!("{}-{}", sanitize(test), unique_suffix());
-        let kubeconfig = Kubeconfig::read_from(&shared.kubeconfig).expect("reading kubeconfig");
+        let kubeconfig = Kubeconfig::read_from(kubeconfig_path).expect("reading kubeconfig");
         let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
             .expect("loading kubeconfig");
@@ -167,16 +200,14 @@ impl TestEnv {
             .with_token(SecretString::from(
                 shared.vault_token.expose_secret().to_string(),
             ));
-        let kube_sa_public_key_pem = shared
-            .sa_public_key
-            .as_ref()
+        let kube_sa_public_key_pem = sa_public_key
             .map(|p| std::fs::read_to_string(p).expect("reading the service-account public key"));
         TestEnv {
             kube,
             kube_host,
             kube_ca_pem,
             kube_sa_public_key_pem,
-            kubeconfig: shared.kubeconfig.clone(),
+            kubeconfig: kubeconfig_path.to_path_buf(),
             namespace: id.clone(),
             vault,
             vault_addr: shared.vault_addr.clone(),
