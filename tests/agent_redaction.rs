@@ -4,8 +4,11 @@
 //! templateFrom sources rendered into labels or failing) leaves no secret value, nor a
 //! rendered form of one, in the logs, statuses or Events.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,6 +19,8 @@ use ferry_testenv::TestEnv;
 use k8s_openapi::api::core::v1::{Event, Secret};
 use kube::api::{Api, PostParams};
 use serde_json::json;
+use tracing::dispatcher::{self, DefaultGuard, Dispatch};
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -33,15 +38,40 @@ impl Write for Captured {
     }
 }
 
-#[tokio::test]
-async fn trace_logs_statuses_and_events_hold_no_secret_values() {
+thread_local! {
+    /// The capture's guard on a blocking-pool thread of the test's runtime.
+    static CAPTURING: RefCell<Option<DefaultGuard>> = const { RefCell::new(None) };
+}
+
+/// The logs are this test's alone. Its subscriber is not the global one (the other tests of the
+/// binary run beside it): it is the default on the test's thread, which runs the test's
+/// single-threaded runtime and so every task the agent spawns, and on each thread of that
+/// runtime's blocking pool, where shaping renders templates. `set_default` also routes `log`
+/// records into it, as `init` would.
+#[test]
+fn trace_logs_statuses_and_events_hold_no_secret_values() {
     let captured = Captured::default();
     let sink = captured.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || sink.clone())
-        .init();
+    let capture = Dispatch::new(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || sink.clone())
+            .finish(),
+    );
+    let for_pool = capture.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_start(move || {
+            CAPTURING.with(|guard| *guard.borrow_mut() = Some(dispatcher::set_default(&for_pool)));
+        })
+        .on_thread_stop(|| CAPTURING.with(|guard| drop(guard.borrow_mut().take())))
+        .build()
+        .unwrap();
+    let _capturing = capture.set_default();
+    runtime.block_on(sync_everything_and_check(captured));
+}
 
+async fn sync_everything_and_check(captured: Captured) {
     let env = TestEnv::new("redaction").await;
     let values = [
         "s3cr3t-username-7781",
