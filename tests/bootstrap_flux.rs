@@ -13,10 +13,11 @@
 mod bootstrap_common;
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bootstrap_common::Fixture;
+use ferry_testenv::KubeSandbox;
 use ferry_testenv::git::{self, GitServer};
 use ferry_vault::{KvVersion, SecretString};
 use k8s_openapi::api::core::v1::Secret;
@@ -29,9 +30,18 @@ use serde_json::{Value, json};
 
 const REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
 
+/// The kube-sandbox these tests run on. Flux's GitRepository CRD is cluster-wide, and once it
+/// is installed every bootstrap requests a reconcile and waits for Flux; these tests install
+/// it, so they get a cluster of their own (one for the three of them) and the other bootstrap
+/// tests, sharing the test process's cluster, keep one without Flux.
+fn cluster_with_flux() -> &'static KubeSandbox {
+    static CLUSTER: OnceLock<KubeSandbox> = OnceLock::new();
+    CLUSTER.get_or_init(KubeSandbox::start)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_switches_flux_to_vault_and_git_clone_proves_it() {
-    let fx = Fixture::new("flux-e2e").await;
+    let fx = Fixture::with_cluster(cluster_with_flux(), "flux-e2e").await;
     let ns = fx.env.namespace.clone();
     let token = fx.values["GITHUB_TOKEN"].clone();
     let server = GitServer::start("git", SecretString::from(token.clone())).unwrap();
@@ -131,7 +141,7 @@ async fn bootstrap_switches_flux_to_vault_and_git_clone_proves_it() {
 /// token and a key of its own; both are gone after the switch, and the clone works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_key_from_vault_takes_over_a_stale_secret() {
-    let mut fx = Fixture::new("flux-owner").await;
+    let mut fx = Fixture::with_cluster(cluster_with_flux(), "flux-owner").await;
     let yaml = std::fs::read_to_string(&fx.config_path).unwrap();
     let yaml = yaml
         .replace(
@@ -201,7 +211,7 @@ async fn every_key_from_vault_takes_over_a_stale_secret() {
 /// was last seen, never a value; the plaintext Secret is left as it was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_no_agent_serving_the_store_the_wait_times_out_naming_the_secret() {
-    let fx = Fixture::new("flux-no-agent").await;
+    let fx = Fixture::with_cluster(cluster_with_flux(), "flux-no-agent").await;
     // The store names a controller class no agent serves, so nothing syncs the ExternalSecret.
     let yaml = std::fs::read_to_string(&fx.config_path).unwrap();
     let class = format!("controllerClass: {}", fx.env.prefix);

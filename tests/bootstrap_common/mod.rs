@@ -14,8 +14,7 @@ use age::secrecy::ExposeSecret as _;
 use ferry_bootstrap::runner::{Inputs, Report, RunOptions};
 use ferry_bootstrap::{BootstrapError, EnvValues, Progress, Timeouts};
 use ferry_config::BootstrapConfig;
-use ferry_testenv::OpenBao;
-use ferry_testenv::TestEnv;
+use ferry_testenv::{KubeSandbox, OpenBao, TestEnv};
 use ferry_vault::{KvVersion, Vault, VaultConfig};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, ListParams};
@@ -39,7 +38,15 @@ pub struct Fixture {
 impl Fixture {
     /// A fresh uninitialised OpenBao, namespace, config and identity; the agent started.
     pub async fn new(test: &str) -> Fixture {
-        let env = TestEnv::new(test).await;
+        Self::on(TestEnv::new(test).await).await
+    }
+
+    /// Like [`Fixture::new`], on the kube-sandbox `cluster` instead of the shared one.
+    pub async fn with_cluster(cluster: &KubeSandbox, test: &str) -> Fixture {
+        Self::on(TestEnv::with_cluster(cluster, test).await).await
+    }
+
+    async fn on(env: TestEnv) -> Fixture {
         // The listener allows the unauthenticated generate-root endpoints that re-runs with
         // --identity use (OpenBao 2.5.3+ disables them by default).
         let bao = OpenBao::uninitialised_with_listener(
