@@ -15,8 +15,8 @@
 //! Afterwards it samples the agent's VmRSS and VmHWM (peak) from `/proc` over 5 s of idle, and
 //! prints its counters from `/metrics`. Run it with `scripts/bench-agent.sh [N]`.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+#[path = "../tests/it/support/eso.rs"]
+mod eso;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -67,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let env = TestEnv::new("bench").await;
     let floor_env = TestEnv::new("bench-floor").await;
-    common::install_crds(&env.kube).await;
+    eso::install_crds(&env.kube).await;
     setup(&env, &floor_env, &args).await?;
     println!(
         "set-up: {} paths, {} ExternalSecrets in each of 2 namespaces, in {:.1} s",
@@ -130,11 +130,11 @@ where
 async fn setup(env: &TestEnv, floor_env: &TestEnv, args: &Args) -> anyhow::Result<()> {
     for_each(args.paths, args.setup_concurrency, |p| async move {
         let data = json!({ "a": value(p, "a"), "b": value(p, "b") });
-        common::put(env, &format!("p{p}"), data).await;
+        eso::put(env, &format!("p{p}"), data).await;
         Ok(())
     })
     .await?;
-    common::token_store(env, "store").await;
+    eso::token_store(env, "store").await;
     for e in [env, floor_env] {
         for_each(args.n, args.setup_concurrency, |i| async move {
             let path = env.path(&format!("p{}", i % args.paths));
@@ -147,7 +147,7 @@ async fn setup(env: &TestEnv, floor_env: &TestEnv, args: &Args) -> anyhow::Resul
                 "refreshInterval": "1h",
                 "data": data,
             });
-            common::external_secret(e, &format!("es{i}"), spec).await;
+            eso::external_secret(e, &format!("es{i}"), spec).await;
             Ok(())
         })
         .await?;

@@ -6,15 +6,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::cell::RefCell;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::common::*;
 use base64::Engine;
-use common::*;
 use ferry_testenv::TestEnv;
 use k8s_openapi::api::core::v1::{Event, Secret};
 use kube::api::{Api, PostParams};

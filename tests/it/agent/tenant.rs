@@ -8,14 +8,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod chart_support;
-mod common;
-
+use crate::support::chart;
+use crate::support::common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::common::*;
 use base64::Engine;
-use common::*;
 use ferry_testenv::TestEnv;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
@@ -212,8 +211,8 @@ async fn agent_identity(env: &TestEnv, system: &str) -> (kube::Client, String) {
         "rbac.serviceAccountTokens=true",
         "rbac.rolloutRestarts=true",
     ];
-    let docs = chart_support::render("ferry", system, &sets);
-    let mut role = chart_support::one(&docs, "ClusterRole").clone();
+    let docs = chart::render("ferry", system, &sets);
+    let mut role = chart::one(&docs, "ClusterRole").clone();
     let name = format!("{}-agent", env.prefix);
     role["metadata"] = json!({ "name": name });
     let role: ClusterRole = serde_json::from_value(role).unwrap();

@@ -2,7 +2,7 @@
 //! `scripts/sandbox-tools.sh`), parse what it renders, and apply the objects to the real API
 //! server by server-side apply, with or without `dryRun=All`.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -6,14 +6,12 @@
 // Helpers outside #[test] functions panic on failure just like the tests.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::Write;
 use std::time::Duration;
 
+use crate::support::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::*;
 use ferry_testenv::TestEnv;
 use ferry_vault::{KvVersion, TokenRequest};
 use ferry_verify::{

@@ -1,11 +1,9 @@
 //! The agent against the real API server and OpenBao: ESO manifests sync unchanged, value
 //! semantics, creation and deletion policies, drift repair, invalid specs, tenant isolation.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::common::*;
 use ferry_testenv::TestEnv;
 use ferry_vault::KvVersion;
 use k8s_openapi::api::core::v1::Secret;

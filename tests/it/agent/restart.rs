@@ -4,13 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
 use base64::Engine;
 
-use common::*;
+use crate::support::common::*;
 use ferry_testenv::TestEnv;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use kube::api::{Api, Patch, PatchParams, PostParams};

@@ -6,13 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod bootstrap_common;
-mod common;
-
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 
-use bootstrap_common::Fixture;
+use crate::support::bootstrap::Fixture;
 use ferry_bootstrap::BootstrapError;
 use ferry_bootstrap::bundle::BundleSource;
 use ferry_bootstrap::unseal::UnsealOutcome;

@@ -10,15 +10,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod agent_process;
-mod chart_support;
-mod common;
-
+use crate::support::chart;
+use crate::support::common;
 use std::process::Command;
 use std::time::Duration;
 
-use agent_process::AgentProcess;
-use common::{eventually, external_secret, install_crds, put, secret_data};
+use crate::support::agent_process::AgentProcess;
+use crate::support::common::{eventually, external_secret, install_crds, put, secret_data};
 use ferry_testenv::TestEnv;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
@@ -61,13 +59,13 @@ async fn the_agent_syncs_with_in_cluster_configuration_and_the_charts_rbac() {
         .await
         .unwrap();
     let release = format!("ic-{}", ferry_testenv::unique_suffix());
-    let docs = chart_support::render(
+    let docs = chart::render(
         &release,
         &system,
         &[&format!("agent.controllerClass={}", env.prefix)],
     );
-    chart_support::apply_all(&env.kube, &system, &docs, false).await;
-    let sa = chart_support::one(&docs, "ServiceAccount")["metadata"]["name"]
+    chart::apply_all(&env.kube, &system, &docs, false).await;
+    let sa = chart::one(&docs, "ServiceAccount")["metadata"]["name"]
         .as_str()
         .unwrap()
         .to_string();

@@ -6,13 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod bootstrap_common;
-mod common;
-
 use std::process::Stdio;
 use std::time::Duration;
 
-use bootstrap_common::Fixture;
+use crate::support::bootstrap::Fixture;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 

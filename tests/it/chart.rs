@@ -6,9 +6,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod chart_support;
-
-use chart_support::{
+use crate::support::chart;
+use crate::support::chart::{
     Access, allowed, apply, apply_all, client_with_token, lint, of_kind, one, parse_docs, render,
     service_account_token, service_monitor_crd,
 };
@@ -67,7 +66,7 @@ fn helm_lint_passes_for_every_value_set() {
 /// docs/install.md explains the choices).
 #[test]
 fn every_value_is_documented() {
-    let text = std::fs::read_to_string(chart_support::chart_dir().join("values.yaml")).unwrap();
+    let text = std::fs::read_to_string(chart::chart_dir().join("values.yaml")).unwrap();
     let mut previous = "";
     let mut undocumented = Vec::new();
     for line in text.lines() {
@@ -403,8 +402,7 @@ fn the_deployment_runs_hardened_with_probes() {
 fn crd_templates_match_the_generated_crds() {
     let generated = parse_docs(&ferry_api::crds_yaml());
     let committed = parse_docs(
-        &std::fs::read_to_string(chart_support::chart_dir().join("crds/external-secrets.yaml"))
-            .unwrap(),
+        &std::fs::read_to_string(chart::chart_dir().join("crds/external-secrets.yaml")).unwrap(),
     );
     assert_eq!(
         generated, committed,
@@ -427,9 +425,9 @@ fn crd_templates_match_the_generated_crds() {
 
 /// `helm template` that must fail, with `needle` in its error.
 fn render_fails(sets: &[&str], needle: &str) {
-    let mut cmd = std::process::Command::new(chart_support::helm());
+    let mut cmd = std::process::Command::new(chart::helm());
     cmd.args(["template", "r"])
-        .arg(chart_support::chart_dir())
+        .arg(chart::chart_dir())
         .args(["--namespace", "ferry-system"]);
     for s in sets {
         cmd.args(["--set", s]);
@@ -904,13 +902,13 @@ async fn wait_for_kind(client: &kube::Client, group: &str, version: &str, kind: 
 async fn helm_installs_upgrades_and_uninstalls_the_release() {
     let env = TestEnv::new("chart-helm").await;
     let kubeconfig = env.kubeconfig.display().to_string();
-    let chart = chart_support::chart_dir().display().to_string();
+    let chart = chart::chart_dir().display().to_string();
     let release = format!("h-{}", ferry_testenv::unique_suffix());
     let common = ["--kubeconfig", &kubeconfig, "--namespace", &env.namespace];
     let helm = |args: &[&str]| {
         let mut all = args.to_vec();
         all.extend(common);
-        chart_support::run_helm(&all)
+        chart::run_helm(&all)
     };
     let dry = helm(&["install", &release, &chart, "--dry-run=server"]);
     assert!(dry.contains("NOTES:") && dry.contains("Check it:"), "{dry}");

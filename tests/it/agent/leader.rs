@@ -4,13 +4,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod agent_process;
-mod common;
-
 use std::time::{Duration, Instant};
 
-use agent_process::{AgentProcess, sample};
-use common::{eventually, external_secret, install_crds, put, secret_data, token_store};
+use crate::support::agent_process::{AgentProcess, sample};
+use crate::support::common::{
+    eventually, external_secret, install_crds, put, secret_data, token_store,
+};
 use ferry_testenv::TestEnv;
 use k8s_openapi::api::coordination::v1::Lease;
 use serde_json::json;

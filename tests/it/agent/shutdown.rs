@@ -3,8 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
+use crate::support::common;
 use std::time::Duration;
 
 use ferry_testenv::TestEnv;

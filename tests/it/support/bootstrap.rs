@@ -4,7 +4,7 @@
 //! and the end-state checks (each value in KV exactly once, no plaintext on disk or in the
 //! cluster).
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,7 +19,7 @@ use ferry_vault::{KvVersion, Vault, VaultConfig};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, ListParams};
 
-use crate::common::{self, RunningAgent};
+use crate::support::common::{self, RunningAgent};
 
 /// The declared variables and their test values (unique per test, never logged).
 pub const NAMES: [&str; 3] = ["GITHUB_TOKEN", "MYAPP_DB_PASSWORD", "MYAPP_API_KEY"];

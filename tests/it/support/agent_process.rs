@@ -2,7 +2,7 @@
 //! environment, scrape its HTTP endpoints, send it SIGTERM or SIGKILL. A process still running
 //! when its handle is dropped is killed.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

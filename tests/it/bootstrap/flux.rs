@@ -10,13 +10,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod bootstrap_common;
-mod common;
-
+use crate::support::common;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use bootstrap_common::Fixture;
+use crate::support::bootstrap::Fixture;
 use ferry_testenv::KubeSandbox;
 use ferry_testenv::git::{self, GitServer};
 use ferry_vault::{KvVersion, SecretString};

@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-mod common;
-
-use common::{create_service_account, kubernetes_mount, service_account_token};
+use crate::support::common::{create_service_account, kubernetes_mount, service_account_token};
 use ferry_agent::AgentError;
 use ferry_agent::fetch::Fetcher;
 use ferry_agent::session::{SessionKey, Sessions, StoreContext};

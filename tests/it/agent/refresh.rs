@@ -3,11 +3,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::common::*;
 use ferry_testenv::{OpenBao, TestEnv};
 use ferry_vault::{InitRequest, KvVersion, Vault, VaultConfig};
 use k8s_openapi::api::core::v1::Secret;

@@ -6,12 +6,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{create_service_account, kubernetes_mount, service_account_token};
+use crate::support::common::{create_service_account, kubernetes_mount, service_account_token};
 use ferry_policy::{AppParams, PolicyParams, Template, render, render_checked};
 use ferry_testenv::TestEnv;
 use ferry_vault::{

@@ -1,0 +1,5 @@
+//! `ferry bootstrap` and `ferry unseal`, each test with an uninitialised OpenBao of its own.
+
+mod flux;
+mod kill;
+mod run;
