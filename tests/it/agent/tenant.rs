@@ -586,9 +586,10 @@ async fn rejected_writes_never_quote_values_in_status_or_events() {
     setup.stop().await;
 }
 
-/// Items 4 and 5: a template nested too deep, and one whose empty nested ranges would run for
-/// hours. Attack worked: the agent process aborts (stack overflow) and every test after it
-/// fails, or the loop never gets a status, holds a worker, and the agent cannot stop.
+/// Items 4 and 5: a template nested too deep, one whose empty nested ranges would run for
+/// hours, and one whose output is YAML nested too deep to parse in bounded time. Attack
+/// worked: the agent process aborts (stack overflow) and every test after it fails, or the
+/// loop never gets a status, holds a worker, and the agent cannot stop.
 #[tokio::test]
 async fn hostile_templates_neither_crash_nor_stall_the_agent() {
     let setup = Setup::new("tenant-template").await;
@@ -606,6 +607,11 @@ async fn hostile_templates_neither_crash_nor_stall_the_agent() {
     setup
         .external_secret("endless", template_only(&endless))
         .await;
+    // Output parsed as YAML (templateFrom KeysAndValues) nested 100,000 deep: libyaml would
+    // scan it for minutes.
+    let nested = json!({ "target": { "template": { "templateFrom": [{
+        "literal": "x: {{ repeat 100000 \"[\" }}" }] } } });
+    setup.external_secret("nested-yaml", nested).await;
     setup
         .external_secret(
             "after",
@@ -618,7 +624,7 @@ async fn hostile_templates_neither_crash_nor_stall_the_agent() {
         status, "True",
         "the agent keeps serving other ExternalSecrets"
     );
-    for name in ["deep", "parens", "endless"] {
+    for name in ["deep", "parens", "endless", "nested-yaml"] {
         let message = setup.refused(name).await;
         assert!(message.contains("template"), "{name}: {message}");
     }
