@@ -568,3 +568,38 @@ async fn seed_cluster_store_with_kubernetes_auth_via_token_request() {
     );
     agent.stop().await;
 }
+
+/// Deleting a store requeues the ExternalSecrets that use it (the one shared store watch
+/// passes deletions on): each reports the missing store at once, and its Secret stays.
+#[tokio::test]
+async fn deleting_a_store_requeues_its_external_secrets() {
+    let env = TestEnv::new("store-deleted").await;
+    let agent = start_agent(&env).await;
+    put(&env, "app", json!({ "password": "kept-1" })).await;
+    token_store(&env, "store").await;
+    external_secret(
+        &env,
+        "app",
+        json!({
+            "refreshInterval": "1h",
+            "secretStoreRef": { "name": "store" },
+            "data": [ { "secretKey": "password",
+                "remoteRef": { "key": env.path("app"), "property": "password" } } ]
+        }),
+    )
+    .await;
+    wait_reason(&env, "app", "SecretSynced").await;
+    let stores = Api::<ferry_api::SecretStore>::namespaced(env.kube.clone(), &env.namespace);
+    stores
+        .delete("store", &DeleteParams::default())
+        .await
+        .unwrap();
+    // Well inside the hour-long refresh: only the store's deletion can have triggered it.
+    let message = wait_reason(&env, "app", "SecretSyncedError").await;
+    assert!(message.contains("store"), "{message}");
+    assert_eq!(
+        secret_data(&env, "app").await.unwrap()["password"],
+        "kept-1"
+    );
+    agent.stop().await;
+}
