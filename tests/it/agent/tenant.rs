@@ -24,7 +24,6 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBind
 use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
 };
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -160,16 +159,7 @@ async fn create_namespace(env: &TestEnv, name: &str) {
 
 /// A client for a ServiceAccount token, on the sandbox's address and CA.
 async fn client_for(env: &TestEnv, token: &str) -> kube::Client {
-    let kubeconfig = Kubeconfig::read_from(&env.kubeconfig).unwrap();
-    let mut config =
-        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-            .await
-            .unwrap();
-    config.auth_info = kube::config::AuthInfo {
-        token: Some(secrecy::SecretString::from(token.to_owned())),
-        ..Default::default()
-    };
-    kube::Client::try_from(config).unwrap()
+    chart::client_with_token(&env.kubeconfig, token).await
 }
 
 /// The tenant: may create, read and delete ExternalSecrets and SecretStores in its namespace,
