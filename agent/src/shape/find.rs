@@ -62,7 +62,7 @@ mod tests {
     use crate::error::AgentError;
 
     fn find(yaml: &str) -> ExternalSecretFind {
-        serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{e}"))
+        serde_norway::from_str(yaml).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]

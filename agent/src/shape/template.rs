@@ -236,20 +236,21 @@ fn apply(
         let msg = "the rendered template may nest deeper than 100 levels; it is not parsed";
         return Err(build_error(field.to_owned(), msg.to_owned()));
     }
-    let map: BTreeMap<String, serde_yaml::Value> = serde_yaml::from_slice(&bytes).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
-            .unwrap_or_default();
-        let msg = format!("the rendered template is not a YAML map of keys to strings{at}");
-        build_error(field.to_owned(), msg)
-    })?;
+    let map: BTreeMap<String, serde_norway::Value> =
+        serde_norway::from_slice(&bytes).map_err(|e| {
+            let at = e
+                .location()
+                .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+                .unwrap_or_default();
+            let msg = format!("the rendered template is not a YAML map of keys to strings{at}");
+            build_error(field.to_owned(), msg)
+        })?;
     for (key, value) in map {
         let text = match value {
-            serde_yaml::Value::String(s) => Zeroizing::new(s),
-            serde_yaml::Value::Number(n) => Zeroizing::new(n.to_string()),
-            serde_yaml::Value::Bool(b) => Zeroizing::new(b.to_string()),
-            serde_yaml::Value::Null => Zeroizing::new(String::new()),
+            serde_norway::Value::String(s) => Zeroizing::new(s),
+            serde_norway::Value::Number(n) => Zeroizing::new(n.to_string()),
+            serde_norway::Value::Bool(b) => Zeroizing::new(b.to_string()),
+            serde_norway::Value::Null => Zeroizing::new(String::new()),
             _ => {
                 let msg = "a rendered value is a list or map, not a string".to_owned();
                 return Err(build_error(field.to_owned(), msg));

@@ -18,7 +18,7 @@ mod template;
 mod values;
 
 fn spec(yaml: &str) -> ExternalSecretSpec {
-    serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("bad test spec: {e}\n{yaml}"))
+    serde_norway::from_str(yaml).unwrap_or_else(|e| panic!("bad test spec: {e}\n{yaml}"))
 }
 
 /// A KV v2 secret (version 1) holding `data`.

@@ -10,7 +10,7 @@ use crate::error::AgentError;
 use crate::shape::{Rendered, SecretData, TemplateSources, render_template, template_sources};
 
 fn template(yaml: &str) -> ExternalSecretTemplate {
-    serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("bad test template: {e}\n{yaml}"))
+    serde_norway::from_str(yaml).unwrap_or_else(|e| panic!("bad test template: {e}\n{yaml}"))
 }
 
 fn fetched() -> SecretData {
