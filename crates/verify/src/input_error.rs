@@ -42,7 +42,12 @@ impl std::fmt::Display for Problem {
 /// path is shown only if made of them and indices); `own` are the messages of the crate's
 /// own checks, kept verbatim. With `syntax`, the error came from parsing into an untyped
 /// tree, so its text is the parser's own.
-pub(crate) fn yaml(err: &serde_norway::Error, names: &[&str], own: &[&str], syntax: bool) -> Problem {
+pub(crate) fn yaml(
+    err: &serde_norway::Error,
+    names: &[&str],
+    own: &[&str],
+    syntax: bool,
+) -> Problem {
     let at = err.location().map(|l| (l.line(), l.column()));
     let mut text = err.to_string();
     if let Some((line, column)) = at {
