@@ -82,7 +82,7 @@ pub fn render(release: &str, namespace: &str, sets: &[&str]) -> Vec<Value> {
 
 /// Every non-empty YAML document as JSON.
 pub fn parse_docs(yaml: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(yaml)
+    serde_norway::Deserializer::from_str(yaml)
         .filter_map(|doc| {
             let v: Value = serde::Deserialize::deserialize(doc).unwrap();
             (!v.is_null()).then_some(v)
