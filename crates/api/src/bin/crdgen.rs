@@ -4,7 +4,7 @@
 //! `cargo run -q -p ferry-api --bin crdgen > charts/ferry/crds/external-secrets.yaml`.
 //! That one file is also what `charts/ferry/templates/crds.yaml` renders when `crds.upgrade`
 //! is on, so both copies always match; `crates/api`'s tests fail when the file is stale, and
-//! `tests/chart.rs` checks the templated copy.
+//! `tests/it/chart.rs` checks the templated copy.
 
 fn main() {
     print!("{}", ferry_api::crds_yaml());
