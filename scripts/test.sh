@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The test command: installs the real components (OpenBao, kube-sandbox) if needed, then runs
-# every test in the workspace against them. Extra arguments go to `cargo test`.
+# The test command: installs the real components (sshd from the OS packages, OpenBao,
+# kube-sandbox) if needed, then runs every test in the workspace against them. Extra
+# arguments go to `cargo test`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+bash "$root/scripts/os-packages.sh"
 bash "$root/scripts/sandbox-tools.sh"
 cd "$root"
 sandbox="${CARGO_TARGET_DIR:-$root/target}/sandbox/bin"

@@ -294,7 +294,7 @@ fn error(status: StatusCode, message: &str) -> Response<Body> {
 }
 
 /// Creates `root/repo.git` (bare) holding one commit with a README; returns the commit id.
-fn create_repository(root: &Path) -> Result<String, String> {
+pub(crate) fn create_repository(root: &Path) -> Result<String, String> {
     let work = root.join("work");
     std::fs::create_dir(&work).map_err(|e| format!("creating the work tree: {e}"))?;
     std::fs::write(
@@ -334,7 +334,7 @@ fn create_repository(root: &Path) -> Result<String, String> {
 }
 
 /// Runs `git` in `dir` with a clean configuration; returns its standard output.
-fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)

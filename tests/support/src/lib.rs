@@ -19,6 +19,7 @@ pub mod git;
 pub mod kube;
 pub mod openbao;
 pub mod process;
+pub mod ssh;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
