@@ -61,17 +61,29 @@ pub async fn resolve(
     let (spec, ref_namespace) = match store_ref.kind {
         StoreKind::SecretStore => {
             let key = ObjectRef::new(&store_ref.name).within(&es_ns);
-            let store = caches
-                .namespaced
-                .get(&key)
-                .ok_or_else(|| missing(store_ref.kind))?;
+            let store = match caches.namespaced.get(&key) {
+                Some(store) => store,
+                None => live_get(
+                    Api::<SecretStore>::namespaced(client.clone(), &es_ns),
+                    store_ref.kind,
+                    &store_ref.name,
+                )
+                .await?
+                .ok_or_else(|| missing(store_ref.kind))?,
+            };
             (store.spec.clone(), es_ns.clone())
         }
         StoreKind::ClusterSecretStore => {
-            let store = caches
-                .cluster
-                .get(&ObjectRef::new(&store_ref.name))
-                .ok_or_else(|| missing(store_ref.kind))?;
+            let store = match caches.cluster.get(&ObjectRef::new(&store_ref.name)) {
+                Some(store) => store,
+                None => live_get(
+                    Api::<ClusterSecretStore>::all(client.clone()),
+                    store_ref.kind,
+                    &store_ref.name,
+                )
+                .await?
+                .ok_or_else(|| missing(store_ref.kind))?,
+            };
             if !is_our_class(&store.spec, class) {
                 return Ok(Resolved::OtherClass);
             }
@@ -94,6 +106,24 @@ pub async fn resolve(
         provider,
         ref_namespace,
     })))
+}
+
+/// A store the watch cache does not hold yet, read from the API server: an ExternalSecret
+/// created right after its store can be reconciled before the store's watch event arrives,
+/// and "not found" would then be a false status (or, for a store of another controller
+/// class, a status the agent must never write).
+async fn live_get<K>(api: Api<K>, kind: StoreKind, name: &str) -> Result<Option<std::sync::Arc<K>>>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.get_opt(name)
+        .await
+        .map(|store| store.map(std::sync::Arc::new))
+        .map_err(|e| AgentError::ResolveStore {
+            kind: kind.as_str(),
+            name: name.to_string(),
+            reason: crate::error::KubeCause::from(e).to_string(),
+        })
 }
 
 /// The store's Vault provider, or an error naming the provider Ferry does not implement.
