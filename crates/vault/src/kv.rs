@@ -374,6 +374,31 @@ impl Vault {
         };
         none_if_not_found(result).map_err(err).map(|_| ())
     }
+
+    /// Soft-deletes one version of a KV v2 secret (it can be undeleted). A version written
+    /// after `version` stays readable, so a delete decided on what was read at `version`
+    /// never removes a later write. Deleting a missing secret succeeds.
+    pub async fn kv_delete_version(
+        &self,
+        mount: &str,
+        path: &str,
+        version: u64,
+    ) -> Result<(), VaultError> {
+        let err = |cause| VaultError::KvDelete {
+            mount: mount.to_owned(),
+            path: path.to_owned(),
+            cause,
+        };
+        let t = Target::new(mount, path, false).map_err(err)?;
+        let call = self.call().map_err(err)?;
+        let endpoint = vaultrs::api::kv2::requests::DeleteSecretVersionsRequest {
+            mount: t.mount,
+            path: t.path,
+            versions: vec![version],
+        };
+        let result = vaultrs::api::exec_with_empty(&call, endpoint).await.cause();
+        none_if_not_found(result).map_err(err).map(|_| ())
+    }
 }
 
 /// `None` for an empty string (Vault's way of saying "unset").
