@@ -40,7 +40,8 @@ fn with_legacy_version(
 }
 
 /// The CRDs for `ExternalSecret`, `SecretStore` and `ClusterSecretStore`, each serving
-/// [`SERVED_VERSIONS`] with `v1` as storage version. Fails only if the derived CRDs are
+/// [`SERVED_VERSIONS`] with `v1` as storage version, then `PushSecret` and `ClusterPushSecret`
+/// at `v1alpha1`. Fails only if the derived CRDs are
 /// inconsistent, which the crate's tests rule out.
 pub fn try_crds() -> Result<Vec<CustomResourceDefinition>, MergeError> {
     [
@@ -50,11 +51,21 @@ pub fn try_crds() -> Result<Vec<CustomResourceDefinition>, MergeError> {
     ]
     .into_iter()
     .map(with_legacy_version)
+    .chain(push_crds().into_iter().map(Ok))
     .collect()
 }
 
+/// PushSecret and ClusterPushSecret, served at `v1alpha1` only (as ESO serves them).
+fn push_crds() -> [CustomResourceDefinition; 2] {
+    [
+        crate::push_secret::PushSecret::crd(),
+        crate::cluster_push_secret::ClusterPushSecret::crd(),
+    ]
+}
+
 /// The CRDs for `ExternalSecret`, `SecretStore` and `ClusterSecretStore`, each serving
-/// [`SERVED_VERSIONS`] with `v1` as storage version.
+/// [`SERVED_VERSIONS`] with `v1` as storage version, then `PushSecret` and `ClusterPushSecret`
+/// at `v1alpha1`.
 ///
 /// # Panics
 ///

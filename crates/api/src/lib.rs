@@ -11,24 +11,31 @@
 //! - [`external_secret`]: `ExternalSecret` and everything under its spec and status.
 //! - [`store`]: `SecretStore`, `ClusterSecretStore`, the provider block and store status.
 //! - [`vault`]: the Vault provider and its auth methods.
+//! - [`push_secret`] and [`cluster_push_secret`]: `PushSecret` and `ClusterPushSecret`
+//!   (`v1alpha1`), which push a Secret's values to stores.
 //! - [`meta`]: references, status conditions and condition reasons shared by all kinds.
 //! - [`duration`]: Go duration parsing for `refreshInterval`.
 //! - [`crd`]: the multi-version CRDs and their YAML.
 //! - [`install`]: server-side applying the CRDs and waiting until they are served.
 //! - [`error`]: the crate's one error type.
 
+pub mod cluster_push_secret;
 pub mod crd;
 pub mod duration;
 pub mod error;
 pub mod external_secret;
 pub mod install;
 pub mod meta;
+pub mod push_secret;
 pub mod store;
 pub mod vault;
 
 #[cfg(test)]
+mod push_tests;
+#[cfg(test)]
 mod tests;
 
+pub use cluster_push_secret::{ClusterPushSecret, ClusterPushSecretSpec, ClusterPushSecretStatus};
 pub use crd::{crds, crds_yaml};
 pub use duration::parse_duration;
 pub use error::ApiError;
@@ -41,6 +48,10 @@ pub use external_secret::{
 pub use install::install_crds;
 pub use meta::{
     CONDITION_READY, ConditionStatus, SecretKeySelector, ServiceAccountSelector, StatusCondition,
+};
+pub use push_secret::{
+    PushSecret, PushSecretData, PushSecretDeletionPolicy, PushSecretSpec, PushSecretStatus,
+    PushSecretStoreRef, PushSecretUpdatePolicy,
 };
 pub use store::{
     ClusterSecretStore, ClusterSecretStoreSpec, SecretStore, SecretStoreProvider, SecretStoreSpec,
