@@ -37,7 +37,7 @@ pub struct PolicyParamArgs {
     #[arg(long)]
     pub app: Option<String>,
     /// KV paths: the app's paths for app-readonly, the agent's for agent, the written ones for
-    /// bootstrap (replaces what bootstrap.yaml gives). Repeatable.
+    /// bootstrap, the pushed ones for push (replaces what bootstrap.yaml gives). Repeatable.
     #[arg(long = "path")]
     pub paths: Vec<String>,
 }
@@ -45,7 +45,7 @@ pub struct PolicyParamArgs {
 /// Flags of `ferry policy render`.
 #[derive(Debug, Args)]
 pub struct PolicyRenderArgs {
-    /// The template: agent, bootstrap, app-readonly or namespace-scoped.
+    /// The template: agent, bootstrap, app-readonly, namespace-scoped or push.
     pub template: String,
     /// Render a template from this directory instead of the built-in copy.
     #[arg(long, env = "FERRY_POLICY_DIR")]
@@ -64,6 +64,10 @@ pub struct PolicyLintArgs {
     /// Treat these files as read-only policies too (write capabilities are findings).
     #[arg(long)]
     pub read_only: Vec<String>,
+    /// Treat these files as push stores' policies too (each pushed path needs read, create
+    /// and update, and on KV v2 its metadata path read and update).
+    #[arg(long)]
+    pub push: Vec<String>,
     /// Parameters (the declared KV mount and Kubernetes auth mount come from here).
     #[command(flatten)]
     pub params: PolicyParamArgs,
@@ -87,6 +91,9 @@ pub fn lint(args: PolicyLintArgs) -> anyhow::Result<bool> {
     let mut rules = LintConfig::for_params(&params);
     for file in &args.read_only {
         rules = rules.with_read_only(file.clone());
+    }
+    for file in &args.push {
+        rules = rules.with_push(file.clone());
     }
     let mut clean = true;
     for path in &args.files {
@@ -134,6 +141,7 @@ fn params(args: &PolicyParamArgs, template: Option<Template>) -> anyhow::Result<
     if !args.paths.is_empty() {
         match template {
             Some(Template::Bootstrap) => params.bootstrap_paths = args.paths.clone(),
+            Some(Template::Push) => params.push_paths = args.paths.clone(),
             Some(Template::AppReadonly) => {
                 let name = args
                     .app

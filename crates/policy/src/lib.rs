@@ -3,10 +3,10 @@
 //!
 //! # Templates
 //!
-//! [`Template`] names the four templates of the repository's `policies/`
-//! directory (`agent`, `bootstrap`, `app-readonly`, `namespace-scoped`). They
-//! are compiled in ([`Template::source`]) and can also be read from a
-//! directory of edited copies ([`Template::read_from`]).
+//! [`Template`] names the five templates of the repository's `policies/`
+//! directory (`agent`, `bootstrap`, `app-readonly`, `namespace-scoped`,
+//! `push`). They are compiled in ([`Template::source`]) and can also be read
+//! from a directory of edited copies ([`Template::read_from`]).
 //!
 //! # Parameter syntax
 //!
@@ -29,7 +29,8 @@
 //! [`lint`] parses a policy with `hcl-edit` and reports [`Finding`]s
 //! (`file:line: rule: message`) for the [`Rule`]s: `parse`,
 //! `invalid-policy`, `sudo`, `root-glob`, `write-in-read-only`,
-//! `outside-mount`, `unknown-capability`. [`LintConfig::for_params`] is the
+//! `outside-mount`, `unknown-capability`, `push-missing-capability`,
+//! `write-whole-mount`. [`LintConfig::for_params`] is the
 //! configuration matching the rendered templates.
 //!
 //! ```
@@ -48,6 +49,7 @@
 
 mod error;
 mod lint;
+mod lint_push;
 mod params;
 mod parse;
 mod render;

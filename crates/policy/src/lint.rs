@@ -3,13 +3,15 @@
 //!
 //! Rules ([`Rule`]): `parse` (not valid HCL), `invalid-policy` (valid HCL,
 //! not a policy), `sudo`, `root-glob`, `write-in-read-only`,
-//! `outside-mount` and `unknown-capability`.
+//! `outside-mount`, `unknown-capability`, and the KV write rules of
+//! [`crate::lint_push`]: `push-missing-capability` and `write-whole-mount`.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
 use crate::error::PolicyError;
+use crate::lint_push;
 use crate::params::PolicyParams;
 use crate::parse::{PathRule, parse};
 use crate::template::Template;
@@ -53,11 +55,15 @@ pub enum Rule {
     OutsideMount,
     /// A capability Vault does not know.
     UnknownCapability,
+    /// A push store's policy lacks what a push needs on a path it pushes.
+    PushMissingCapability,
+    /// A write capability on every secret of a KV mount (a glob right under it).
+    WriteWholeMount,
 }
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 7] = [
+    pub const ALL: [Rule; 9] = [
         Rule::Parse,
         Rule::InvalidPolicy,
         Rule::Sudo,
@@ -65,11 +71,13 @@ impl Rule {
         Rule::WriteInReadOnly,
         Rule::OutsideMount,
         Rule::UnknownCapability,
+        Rule::PushMissingCapability,
+        Rule::WriteWholeMount,
     ];
 
     /// The rule's name as printed: `parse`, `invalid-policy`, `sudo`,
     /// `root-glob`, `write-in-read-only`, `outside-mount`,
-    /// `unknown-capability`.
+    /// `unknown-capability`, `push-missing-capability`, `write-whole-mount`.
     pub fn name(self) -> &'static str {
         match self {
             Rule::Parse => "parse",
@@ -79,6 +87,8 @@ impl Rule {
             Rule::WriteInReadOnly => "write-in-read-only",
             Rule::OutsideMount => "outside-mount",
             Rule::UnknownCapability => "unknown-capability",
+            Rule::PushMissingCapability => "push-missing-capability",
+            Rule::WriteWholeMount => "write-whole-mount",
         }
     }
 }
@@ -126,13 +136,18 @@ pub struct LintConfig {
     pub allowed_prefixes: BTreeMap<String, Vec<String>>,
     /// Per file, the exact paths on which `sudo` is accepted.
     pub sudo_paths: BTreeMap<String, Vec<String>>,
+    /// Names of the files that are push stores' policies (`push-missing-capability`).
+    pub push: Vec<String>,
+    /// Whether the mounts are KV v1 (paths directly under the mount) rather than v2.
+    pub kv_v1: bool,
 }
 
 impl LintConfig {
     /// The configuration for Ferry's templates rendered with `params`: the
     /// KV mount is `params.mount`; agent, app-readonly and namespace-scoped
     /// are read-only; bootstrap may use the `sys/` and `auth/` paths its
-    /// phases need, and `sudo` on `sys/auth/<kubernetes mount>` only.
+    /// phases need, and `sudo` on `sys/auth/<kubernetes mount>` only; push is a push
+    /// store's policy.
     pub fn for_params(params: &PolicyParams) -> LintConfig {
         let k8s = &params.kubernetes_mount;
         let bootstrap = Template::Bootstrap.file_name().to_owned();
@@ -155,7 +170,19 @@ impl LintConfig {
                 ],
             )]),
             sudo_paths: BTreeMap::from([(bootstrap, vec![format!("sys/auth/{k8s}")])]),
+            push: Template::ALL
+                .into_iter()
+                .filter(|t| t.is_push())
+                .map(|t| t.file_name().to_owned())
+                .collect(),
+            kv_v1: params.kv_version == crate::KvVersion::V1,
         }
+    }
+
+    /// Marks `file` as a push store's policy (builder style).
+    pub fn with_push(mut self, file: impl Into<String>) -> LintConfig {
+        self.push.push(file.into());
+        self
     }
 
     /// Marks `file` as a read-only policy (builder style).
@@ -212,6 +239,14 @@ pub fn lint(source: &str, file: &str, rules: &LintConfig) -> Vec<Finding> {
         .collect();
     for rule in &policy.paths {
         for (line, r, message) in ctx.check(rule) {
+            findings.push(finding(line, r, message));
+        }
+        if let Some(message) = lint_push::whole_mount(rule, &rules.mounts, rules.kv_v1) {
+            findings.push(finding(rule.line, Rule::WriteWholeMount, message));
+        }
+    }
+    if rules.push.iter().any(|f| f == name) {
+        for (line, r, message) in lint_push::push_paths(&policy.paths, &rules.mounts, rules.kv_v1) {
             findings.push(finding(line, r, message));
         }
     }

@@ -94,6 +94,9 @@ pub struct PolicyParams {
     pub agent_paths: Vec<String>,
     /// KV paths bootstrap writes its declared values to (`bootstrap_paths`).
     pub bootstrap_paths: Vec<String>,
+    /// KV paths a push store writes (`push_paths`), relative to the mount; a trailing `/*`
+    /// covers a folder.
+    pub push_paths: Vec<String>,
     /// The Ferry-managed policy names bootstrap may write (`policy_names`).
     pub policy_names: Vec<String>,
     /// The Kubernetes auth mount, e.g. `kubernetes` (`[[ kubernetes_mount ]]`).
@@ -114,6 +117,7 @@ impl Default for PolicyParams {
             kv_version: KvVersion::V2,
             agent_paths: Vec::new(),
             bootstrap_paths: Vec::new(),
+            push_paths: Vec::new(),
             policy_names: Vec::new(),
             kubernetes_mount: "kubernetes".to_owned(),
             kubernetes_accessor: None,
@@ -145,6 +149,7 @@ impl PolicyParams {
         v.insert("kv_v2", Value::Flag(self.kv_version == KvVersion::V2));
         v.insert("agent_paths", Value::List(self.agent_paths.clone()));
         v.insert("bootstrap_paths", Value::List(self.bootstrap_paths.clone()));
+        v.insert("push_paths", Value::List(self.push_paths.clone()));
         v.insert("policy_names", Value::List(self.policy_names.clone()));
         v.insert("kubernetes_mount", text(&self.kubernetes_mount));
         if let Some(accessor) = &self.kubernetes_accessor {
@@ -207,6 +212,7 @@ impl PolicyParams {
             },
             agent_paths,
             bootstrap_paths,
+            push_paths: Vec::new(),
             policy_names,
             kubernetes_mount: cfg.kubernetes_auth.mount.clone(),
             kubernetes_accessor: None,

@@ -1,4 +1,4 @@
-//! The four policy templates: names, embedded sources and loading from a
+//! The five policy templates: names, embedded sources and loading from a
 //! directory.
 
 use std::borrow::Cow;
@@ -20,25 +20,29 @@ pub enum Template {
     /// `namespace-scoped.hcl`: a service account reads only
     /// `<mount>/data/<its namespace>/*`, by Vault identity templating.
     NamespaceScoped,
+    /// `push.hcl`: what a PushSecret's store needs to write its declared paths.
+    Push,
 }
 
 impl Template {
     /// Every template, in a stable order.
-    pub const ALL: [Template; 4] = [
+    pub const ALL: [Template; 5] = [
         Template::Agent,
         Template::Bootstrap,
         Template::AppReadonly,
         Template::NamespaceScoped,
+        Template::Push,
     ];
 
     /// The short name: `agent`, `bootstrap`, `app-readonly`,
-    /// `namespace-scoped`.
+    /// `namespace-scoped`, `push`.
     pub fn name(self) -> &'static str {
         match self {
             Template::Agent => "agent",
             Template::Bootstrap => "bootstrap",
             Template::AppReadonly => "app-readonly",
             Template::NamespaceScoped => "namespace-scoped",
+            Template::Push => "push",
         }
     }
 
@@ -49,12 +53,19 @@ impl Template {
             Template::Bootstrap => "bootstrap.hcl",
             Template::AppReadonly => "app-readonly.hcl",
             Template::NamespaceScoped => "namespace-scoped.hcl",
+            Template::Push => "push.hcl",
         }
     }
 
     /// Whether the policy only reads (lint rejects write capabilities in it).
     pub fn is_read_only(self) -> bool {
-        !matches!(self, Template::Bootstrap)
+        !matches!(self, Template::Bootstrap | Template::Push)
+    }
+
+    /// Whether the policy is a push store's (lint checks that each pushed path has what a
+    /// push needs).
+    pub fn is_push(self) -> bool {
+        self == Template::Push
     }
 
     /// The template text compiled into the binary.
@@ -64,6 +75,7 @@ impl Template {
             Template::Bootstrap => include_str!("../../../policies/bootstrap.hcl"),
             Template::AppReadonly => include_str!("../../../policies/app-readonly.hcl"),
             Template::NamespaceScoped => include_str!("../../../policies/namespace-scoped.hcl"),
+            Template::Push => include_str!("../../../policies/push.hcl"),
         }
     }
 
@@ -84,7 +96,7 @@ impl Template {
     }
 
     /// The policy name Ferry writes this template under: `ferry-agent`,
-    /// `ferry-bootstrap`, `ferry-app-<app>`, `ferry-namespace-scoped`.
+    /// `ferry-bootstrap`, `ferry-app-<app>`, `ferry-namespace-scoped`, `ferry-push`.
     pub fn policy_name(self, app: Option<&str>) -> String {
         match (self, app) {
             (Template::AppReadonly, Some(app)) => format!("ferry-app-{app}"),

@@ -9,6 +9,7 @@ fn example(kv_version: KvVersion) -> PolicyParams {
         kv_version,
         agent_paths: vec!["flux-system/*".into(), "apps/*".into()],
         bootstrap_paths: vec!["flux-system/git".into(), "apps/shop/db".into()],
+        push_paths: vec!["pushed/shop/*".into()],
         policy_names: vec!["ferry-agent".into(), "ferry-app-shop".into()],
         kubernetes_mount: "kubernetes".into(),
         kubernetes_accessor: Some("auth_kubernetes_1a2b3c4d".into()),
@@ -159,4 +160,66 @@ fn params_deserialize() {
     assert_eq!(p.kv_version, KvVersion::V2);
     assert!(serde_json::from_str::<PolicyParams>(r#"{"kv_version":3}"#).is_err());
     assert_eq!(serde_json::to_string(&KvVersion::V2).unwrap(), "2");
+}
+
+#[test]
+fn push_reads_creates_and_updates_its_paths_only() {
+    let hcl = render(Template::Push, &example(KvVersion::V2)).unwrap();
+    let policy = parse(&hcl, "push.hcl").unwrap();
+    let rules: Vec<(&str, Vec<&str>)> = policy
+        .paths
+        .iter()
+        .map(|p| {
+            let caps = p.capabilities.iter().map(|c| c.name.as_str()).collect();
+            (p.path.as_str(), caps)
+        })
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            (
+                "secret/data/pushed/shop/*",
+                vec!["create", "read", "update"]
+            ),
+            (
+                "secret/metadata/pushed/shop/*",
+                vec!["create", "read", "update"]
+            ),
+            ("secret/delete/pushed/shop/*", vec!["update"]),
+        ]
+    );
+    let v1 = render(Template::Push, &example(KvVersion::V1)).unwrap();
+    assert!(v1.contains(r#"path "secret/pushed/shop/*""#), "{v1}");
+}
+
+#[test]
+fn lint_knows_what_a_push_needs() {
+    let params = example(KvVersion::V2);
+    let config = LintConfig::for_params(&params);
+    let rules = |src: &str, file: &str| -> Vec<Rule> {
+        lint(src, file, &config)
+            .into_iter()
+            .map(|f| f.rule)
+            .collect()
+    };
+    // Read-only on the data path, no metadata path: two findings for the one path.
+    let thin = "path \"secret/data/app\" {\n  capabilities = [\"read\"]\n}\n";
+    assert_eq!(
+        rules(thin, "push.hcl"),
+        [Rule::PushMissingCapability, Rule::PushMissingCapability]
+    );
+    // The same file is fine as any other (non-push) policy.
+    assert!(rules(thin, "other.hcl").is_empty());
+    // Writes on a whole mount are a finding in any policy.
+    let whole = "path \"secret/data/*\" {\n  capabilities = [\"create\", \"read\", \"update\"]\n}\npath \"secret/metadata/*\" {\n  capabilities = [\"read\", \"update\"]\n}\n";
+    assert_eq!(
+        rules(whole, "push.hcl"),
+        [Rule::WriteWholeMount, Rule::WriteWholeMount]
+    );
+    assert_eq!(
+        rules(whole, "bootstrap.hcl"),
+        [Rule::WriteWholeMount, Rule::WriteWholeMount]
+    );
+    let reads = "path \"secret/data/*\" {\n  capabilities = [\"read\"]\n}\n";
+    assert!(rules(reads, "other.hcl").is_empty());
 }

@@ -13,6 +13,7 @@ fn config() -> LintConfig {
         ..LintConfig::default()
     }
     .with_read_only("write-in-read-only.hcl")
+    .with_push("push-missing-capability.hcl")
 }
 
 fn expectations(source: &str) -> Vec<(String, usize)> {
