@@ -140,6 +140,7 @@ impl Agent {
                 run_store_controller(ss, reconcile_store, &ctx, shutdown),
                 run_store_controller(css, reconcile_cluster_store, &ctx, shutdown),
                 janitor::run(&ctx, shutdown.cancelled()),
+                crate::push::controllers::run(&ctx, shutdown),
                 stop_rendering(&ctx, shutdown),
             )
         };
@@ -253,8 +254,11 @@ fn external_secret_controller(
 /// no longer deliver. No reconcile can have started in that case, so the stream is dropped
 /// instead; once the cache is ready, the controller's own graceful shutdown applies (reconciles
 /// in flight finish).
-async fn drive<K>(run: impl Future<Output = ()>, cache: Store<K>, shutdown: &CancellationToken)
-where
+pub(crate) async fn drive<K>(
+    run: impl Future<Output = ()>,
+    cache: Store<K>,
+    shutdown: &CancellationToken,
+) where
     K: Resource + Clone + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone,
 {

@@ -204,6 +204,54 @@ pub enum AgentError {
         /// Why.
         reason: String,
     },
+    /// Reading, writing or deleting a PushSecret's place in Vault failed. Shown as the
+    /// failure's kind and HTTP status only: Vault's text is never copied (it could quote what
+    /// was sent).
+    #[error("{field}: {op} {path} in Vault: {}", push_cause(source))]
+    PushVault {
+        /// JSON path of the spec field that names the place.
+        field: String,
+        /// `writing` or `removing from`.
+        op: &'static str,
+        /// `mount/path` and the store.
+        path: String,
+        /// Vault's error.
+        #[source]
+        source: Box<VaultError>,
+    },
+    /// A PushSecret's place in Vault cannot be written as asked (a secret no push manages, a
+    /// writer that keeps winning the check-and-set).
+    #[error("{field}: {path}: {reason}")]
+    PushConflict {
+        /// JSON path of the spec field that names the place.
+        field: String,
+        /// `mount/path` and the store.
+        path: String,
+        /// Why, without any value.
+        reason: String,
+    },
+    /// A selector or name picked no object: the Secret a PushSecret pushes, or its stores.
+    #[error("{field}: {reason}")]
+    SelectObjects {
+        /// JSON path of the selector or name.
+        field: String,
+        /// What was looked for.
+        reason: String,
+    },
+    /// Creating, patching or deleting an object other than a Secret (a finalizer, a
+    /// PushSecret a ClusterPushSecret provisions) failed.
+    #[error("writing {kind} {namespace}/{name}: {source}")]
+    WriteObject {
+        /// Object kind.
+        kind: &'static str,
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// The API error.
+        #[source]
+        source: KubeCause,
+    },
     /// Starting the controller (client, watches) failed.
     #[error("starting the agent: {0}")]
     Start(String),
@@ -232,6 +280,10 @@ impl AgentError {
             Self::PatchStatus { .. } => "kube_status",
             Self::RestartWorkload { .. } => "restart",
             Self::LoadHmacKey { .. } => "hmac_key",
+            Self::PushVault { source, .. } => source.category(),
+            Self::PushConflict { .. } => "push_conflict",
+            Self::SelectObjects { .. } => "not_found",
+            Self::WriteObject { .. } => "kube_write",
             Self::Start(_) => "start",
             Self::LeaderElection(_) => "leader_election",
         }
@@ -254,6 +306,18 @@ fn login_cause(err: &VaultError) -> String {
         Some(status) => format!("{} (HTTP {status})", err.kind()),
         None => err.kind().to_string(),
     }
+}
+
+/// A push failure's Vault answer as kind and status, with what a refusal means for a push.
+fn push_cause(err: &VaultError) -> String {
+    let cause = login_cause(err);
+    if err.is_forbidden() {
+        return format!(
+            "{cause}: the store's Vault token may not write there (a read-only store, or a \
+             path outside what its policy grants)"
+        );
+    }
+    cause
 }
 
 /// A Kubernetes client error reduced to what is safe to show: the HTTP status and reason word

@@ -16,6 +16,8 @@ pub struct Stats {
     pub logins: u64,
     /// KV requests sent to Vault.
     pub vault_reads: u64,
+    /// KV writes sent to Vault (pushes: data, metadata, deletes).
+    pub vault_writes: u64,
 }
 
 /// A cheap handle that reads the agent's state while it runs.
@@ -35,6 +37,7 @@ impl StatsHandle {
             secret_writes: metrics.secret_writes(),
             logins: metrics.logins(),
             vault_reads: metrics.vault_reads(),
+            vault_writes: metrics.vault_writes(),
         }
     }
 

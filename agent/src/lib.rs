@@ -18,6 +18,9 @@
 //!    [`hmac_key`] (the HMAC key Secret), and for the process: [`leader`] (the Lease),
 //!    [`probe`], [`http`] (`/metrics`, `/healthz`, `/readyz`), [`handle`], [`readiness`].
 //!
+//! The other direction, a Secret's values pushed to Vault, is [`push`] (PushSecret and
+//! ClusterPushSecret), with a reading order of its own.
+//!
 //! Layering: [`shape`] and [`hmac`] (from `ferry-secret`) are pure; [`session`], [`fetch`]
 //! and [`vault_find`] talk to Vault; the rest talks to the API server and orchestrates.
 
@@ -32,6 +35,7 @@ pub mod janitor;
 pub mod leader;
 pub mod metrics;
 pub mod probe;
+pub mod push;
 pub mod readiness;
 pub mod reconcile;
 pub mod render;

@@ -101,6 +101,11 @@ impl Metrics {
         self.0.vault_requests.sum(is_kv_read)
     }
 
+    /// Writes sent to Vault so far (KV data and metadata writes and deletes, by pushes).
+    pub fn vault_writes(&self) -> u64 {
+        self.0.vault_requests.sum(is_kv_write)
+    }
+
     /// Successful Vault logins so far.
     pub fn logins(&self) -> u64 {
         self.0.logins.sum(|labels| labels[1].1 == "success")
@@ -158,6 +163,13 @@ pub fn session_gauges(sessions: Sessions) -> Box<dyn Collector> {
 
 fn is_kv_read(labels: &Labels) -> bool {
     labels[0] == ("operation", "kv_read")
+}
+
+fn is_kv_write(labels: &Labels) -> bool {
+    matches!(
+        labels[0],
+        ("operation", "kv_write" | "kv_metadata_write" | "kv_delete")
+    )
 }
 
 /// Keeps one reconcile counted in `ferry_reconciles_in_flight`.

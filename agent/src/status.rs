@@ -59,7 +59,7 @@ impl Ready {
 
 /// `syncedResourceVersion` as ESO computes it: the generation plus a hash of the labels and
 /// annotations, so that a change to either forces a refresh.
-pub fn synced_version(es: &ExternalSecret) -> String {
+pub fn synced_version<K: Resource>(es: &K) -> String {
     use sha2::Digest;
     let meta = json!({ "labels": es.labels(), "annotations": es.annotations() });
     let digest = sha2::Sha256::digest(meta.to_string().as_bytes());
@@ -150,6 +150,8 @@ fn static_kind<K: Resource<DynamicType = ()>>() -> &'static str {
         "ExternalSecret" => "ExternalSecret",
         "SecretStore" => "SecretStore",
         "ClusterSecretStore" => "ClusterSecretStore",
+        "PushSecret" => "PushSecret",
+        "ClusterPushSecret" => "ClusterPushSecret",
         _ => "object",
     }
 }

@@ -124,6 +124,7 @@ fn next_status(old: Option<&SecretStoreStatus>, ready: &Ready) -> SecretStoreSta
             old.and_then(|s| s.ready_condition()),
             ready,
         )],
-        capabilities: Some(SecretStoreCapabilities::ReadOnly),
+        // Vault stores are read (ExternalSecrets) and written (PushSecrets), as in ESO.
+        capabilities: Some(SecretStoreCapabilities::ReadWrite),
     }
 }

@@ -202,10 +202,10 @@ impl SecretStoreStatus {
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[schemars(transform = without_description)]
 pub enum SecretStoreCapabilities {
-    /// Secrets can only be read (what Ferry reports for Vault).
+    /// Secrets can only be read.
     ReadOnly,
     /// Secrets can only be written.
     WriteOnly,
-    /// Secrets can be read and written.
+    /// Secrets can be read and written (what Ferry reports for Vault).
     ReadWrite,
 }
