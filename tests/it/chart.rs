@@ -956,3 +956,47 @@ async fn helm_installs_upgrades_and_uninstalls_the_release() {
             .is_none()
     );
 }
+
+/// PushSecrets: read, their status and ESO's finalizer (patch) written. ClusterPushSecrets
+/// (only without `agent.watchNamespace`): read and their status written, with the PushSecrets
+/// they create and delete and the Namespaces (list, watch) their selectors match. With
+/// `agent.watchNamespace`, the PushSecret rules are in the namespace's Role only.
+#[test]
+fn push_secrets_have_exactly_their_rules() {
+    let docs = render("r", "ferry-system", &[]);
+    let role = one(&docs, "ClusterRole");
+    let verbs = |role: &Value, resource: &str| -> Vec<Vec<String>> {
+        rules_for(role, resource)
+            .iter()
+            .map(|r| strings(&r["verbs"]))
+            .collect()
+    };
+    assert_eq!(
+        verbs(role, "pushsecrets"),
+        [
+            vec!["get", "list", "watch", "patch"],
+            vec!["create", "delete"]
+        ]
+    );
+    assert_eq!(verbs(role, "pushsecrets/status"), [["patch"]]);
+    assert_eq!(
+        verbs(role, "clusterpushsecrets"),
+        [["get", "list", "watch"]]
+    );
+    assert_eq!(verbs(role, "clusterpushsecrets/status"), [["patch"]]);
+    assert!(
+        verbs(role, "namespaces").contains(&vec!["list".to_owned(), "watch".to_owned()]),
+        "{role}"
+    );
+    let watched = render("r", "ferry-system", &["agent.watchNamespace=team-a"]);
+    let cluster_role = one(&watched, "ClusterRole");
+    for resource in ["pushsecrets", "clusterpushsecrets", "namespaces"] {
+        assert!(rules_for(cluster_role, resource).is_empty(), "{resource}");
+    }
+    let role = named(&watched, "Role", "r-ferry");
+    assert_eq!(
+        verbs(role, "pushsecrets"),
+        [["get", "list", "watch", "patch"]]
+    );
+    assert_eq!(verbs(role, "pushsecrets/status"), [["patch"]]);
+}
