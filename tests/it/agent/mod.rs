@@ -3,6 +3,7 @@
 
 mod incluster;
 mod leader;
+mod push;
 mod readiness;
 mod redaction;
 mod refresh;

@@ -1,8 +1,9 @@
 //! With trace-level logging on for every crate, a full sync (success, a missing property, a
 //! permission-denied path, a bad token, a template that renders and one that fails on a value,
 //! a find with a rewrite, writes the API server would reject with the value quoted, and
-//! templateFrom sources rendered into labels or failing) leaves no secret value, nor a
-//! rendered form of one, in the logs, statuses or Events.
+//! templateFrom sources rendered into labels or failing, and PushSecrets pushing, refused by
+//! Vault and failing on values) leaves no secret value, nor a rendered form of one, in the
+//! logs, statuses or Events.
 
 #![allow(clippy::unwrap_used)]
 
@@ -221,6 +222,7 @@ async fn sync_everything_and_check(captured: Captured) {
         }),
     )
     .await;
+    let pushed = crate::agent::push::redaction_pushes(&env).await;
     wait_reason(&env, "label-rejected", "SecretSyncedError").await;
     wait_reason(&env, "from-source", "SecretSyncedError").await;
     wait_reason(&env, "source-fails", "SecretSyncedError").await;
@@ -234,8 +236,9 @@ async fn sync_everything_and_check(captured: Captured) {
     agent.stop().await;
 
     let es = Api::<ferry_api::ExternalSecret>::namespaced(env.kube.clone(), &env.namespace);
-    let statuses =
+    let mut statuses =
         serde_json::to_string(&es.list(&Default::default()).await.unwrap().items).unwrap();
+    statuses.push_str(&crate::agent::push::push_statuses(&env).await);
     let events = Api::<Event>::namespaced(env.kube.clone(), &env.namespace);
     let events =
         serde_json::to_string(&events.list(&Default::default()).await.unwrap().items).unwrap();
@@ -247,6 +250,7 @@ async fn sync_everything_and_check(captured: Captured) {
         logs.len()
     );
     let mut forbidden: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+    forbidden.extend(pushed);
     forbidden.push("hvs.not-a-valid-token-5561".into());
     forbidden.push(long_value.clone());
     forbidden.push(format!("template-source-{}", "w".repeat(60)));

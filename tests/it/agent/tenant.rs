@@ -149,7 +149,7 @@ impl Setup {
     }
 }
 
-async fn create_namespace(env: &TestEnv, name: &str) {
+pub(crate) async fn create_namespace(env: &TestEnv, name: &str) {
     let ns: Namespace = serde_json::from_value(json!({ "metadata": { "name": name } })).unwrap();
     Api::<Namespace>::all(env.kube.clone())
         .create(&PostParams::default(), &ns)
@@ -196,7 +196,7 @@ async fn tenant_client(env: &TestEnv) -> kube::Client {
 
 /// The agent's ServiceAccount in `system`, bound to the ClusterRole the chart renders (with
 /// ServiceAccount tokens and rollout restarts granted); returns its client and token.
-async fn agent_identity(env: &TestEnv, system: &str) -> (kube::Client, String) {
+pub(crate) async fn agent_identity(env: &TestEnv, system: &str) -> (kube::Client, String) {
     let sets = [
         "rbac.serviceAccountTokens=true",
         "rbac.rolloutRestarts=true",
