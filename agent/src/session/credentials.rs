@@ -20,6 +20,9 @@ use super::StoreContext;
 use super::plan::{CaSource, JwtSource, KeyRef, Method, Plan, RoleIdSource};
 use crate::error::{AgentError, Result};
 
+#[path = "client_cert.rs"]
+mod client_cert;
+
 /// A fresh login: the clients to use and the token's details.
 pub(crate) struct LoggedIn {
     /// Client for reads (provider namespace), carrying the token.
@@ -38,6 +41,7 @@ pub(crate) async fn login(
     plan: &Plan,
 ) -> Result<LoggedIn> {
     let ca = ca_bundle(kube, store, &plan.ca).await?;
+    let identity = client_cert::identity(kube, &plan.method).await?;
     let config = |namespace: Option<&String>| {
         let mut cfg = VaultConfig::new(plan.server.clone());
         if let Some(ns) = namespace {
@@ -45,6 +49,9 @@ pub(crate) async fn login(
         }
         if let Some(pem) = &ca {
             cfg = cfg.with_ca_bundle(pem.clone());
+        }
+        if let Some(identity) = &identity {
+            cfg = cfg.with_client_identity(identity.clone());
         }
         cfg
     };
@@ -104,6 +111,29 @@ async fn login_request(kube: &Client, pod_token_path: &Path, method: &Method) ->
             mount: mount.clone(),
             role: role.clone(),
             jwt: jwt_value(kube, pod_token_path, jwt).await?,
+        },
+        Method::UserPass {
+            mount,
+            username,
+            password,
+        } => Login::UserPass {
+            mount: mount.clone(),
+            username: username.clone(),
+            password: secret_value(kube, password).await?,
+        },
+        Method::Ldap {
+            mount,
+            username,
+            password,
+        } => Login::Ldap {
+            mount: mount.clone(),
+            username: username.clone(),
+            password: secret_value(kube, password).await?,
+        },
+        // The certificate and key were read before connecting: they are the connection's.
+        Method::Cert { mount, role, .. } => Login::Cert {
+            mount: mount.clone(),
+            role: role.clone(),
         },
     })
 }
@@ -235,7 +265,7 @@ async fn secret_value(kube: &Client, r: &KeyRef) -> Result<SecretString> {
 }
 
 /// Reads one key of a Secret; every other value of the Secret is zeroized.
-async fn secret_bytes(kube: &Client, r: &KeyRef) -> Result<Zeroizing<Vec<u8>>> {
+pub(super) async fn secret_bytes(kube: &Client, r: &KeyRef) -> Result<Zeroizing<Vec<u8>>> {
     let secret = Api::<Secret>::namespaced(kube.clone(), &r.namespace)
         .get_opt(&r.name)
         .await

@@ -3,13 +3,15 @@
 //!
 //! This module is pure. It applies ESO's defaults and precedence and enforces tenant
 //! isolation: a namespaced SecretStore may only reference objects in its own namespace.
-//! The resulting [`Plan`] is the identity of a session (see [`super::SessionKey`]).
+//! The resulting [`Plan`] is the identity of a session (see [`super::SessionKey`]). The
+//! planner of each auth method is in the `auth` submodule (`plan_auth.rs`).
 
+#[path = "plan_auth.rs"]
+mod auth;
+
+use ferry_api::SecretKeySelector;
 use ferry_api::StoreKind;
-use ferry_api::vault::{
-    CaProviderType, DEFAULT_KUBERNETES_TOKEN_KEY, VaultAppRole, VaultJwtAuth, VaultKubernetesAuth,
-};
-use ferry_api::{SecretKeySelector, ServiceAccountSelector};
+use ferry_api::vault::CaProviderType;
 use sha2::{Digest, Sha256};
 
 use super::StoreContext;
@@ -143,6 +145,35 @@ pub(crate) enum Method {
         /// The JWT presented.
         jwt: JwtSource,
     },
+    /// Userpass login.
+    UserPass {
+        /// Auth mount.
+        mount: String,
+        /// The user name.
+        username: String,
+        /// The Secret key holding the password.
+        password: KeyRef,
+    },
+    /// LDAP login.
+    Ldap {
+        /// Auth mount.
+        mount: String,
+        /// The LDAP user name.
+        username: String,
+        /// The Secret key holding the password.
+        password: KeyRef,
+    },
+    /// TLS certificate login.
+    Cert {
+        /// Auth mount.
+        mount: String,
+        /// The certificate role, or every role of the mount.
+        role: Option<String>,
+        /// The Secret key holding the PEM client certificate.
+        cert: KeyRef,
+        /// The Secret key holding the PEM private key.
+        key: KeyRef,
+    },
 }
 
 impl Method {
@@ -153,6 +184,9 @@ impl Method {
             Method::AppRole { .. } => "approle",
             Method::Kubernetes { .. } => "kubernetes",
             Method::Jwt { .. } => "jwt",
+            Method::UserPass { .. } => "userpass",
+            Method::Ldap { .. } => "ldap",
+            Method::Cert { .. } => "cert",
         }
     }
 
@@ -162,7 +196,10 @@ impl Method {
             Method::Token { .. } => "token",
             Method::AppRole { mount, .. }
             | Method::Kubernetes { mount, .. }
-            | Method::Jwt { mount, .. } => mount,
+            | Method::Jwt { mount, .. }
+            | Method::UserPass { mount, .. }
+            | Method::Ldap { mount, .. }
+            | Method::Cert { mount, .. } => mount,
         }
     }
 }
@@ -189,6 +226,13 @@ impl Plan {
                     refs.push(r);
                 }
             }
+            Method::UserPass { password, .. } | Method::Ldap { password, .. } => {
+                refs.push(password);
+            }
+            Method::Cert { cert, key, .. } => {
+                refs.push(cert);
+                refs.push(key);
+            }
         }
         refs
     }
@@ -208,12 +252,20 @@ pub(crate) fn plan(store: &StoreContext) -> Result<Plan> {
         .ok_or_else(|| invalid(AUTH, "no auth method is configured"))?;
     let auth_namespace =
         vault_namespace(auth.namespace.as_deref()).filter(|ns| Some(ns) != namespace.as_ref());
+    let method = method(store)?;
+    if matches!(method, Method::Cert { .. }) && !server.to_ascii_lowercase().starts_with("https://")
+    {
+        return Err(invalid(
+            "spec.provider.vault.server",
+            "TLS certificate auth needs an https:// server",
+        ));
+    }
     Ok(Plan {
         server,
         namespace,
         auth_namespace,
         ca: ca_source(store)?,
-        method: method(store)?,
+        method,
     })
 }
 
@@ -280,29 +332,28 @@ fn method(store: &StoreContext) -> Result<Method> {
         return Ok(Method::Token { token });
     }
     if let Some(a) = &auth.app_role {
-        return app_role(store, a);
+        return auth::app_role(store, a);
     }
     if let Some(k) = &auth.kubernetes {
-        return kubernetes(store, k);
+        return auth::kubernetes(store, k);
+    }
+    if let Some(l) = &auth.ldap {
+        return auth::ldap(store, l);
+    }
+    if let Some(u) = &auth.user_pass {
+        return auth::user_pass(store, u);
+    }
+    if let Some(j) = &auth.jwt {
+        return auth::jwt(store, j);
+    }
+    if let Some(c) = &auth.cert {
+        return auth::cert(store, c);
     }
     let unsupported = |m: &str| AgentError::Unsupported {
         field: format!("{AUTH}.{m}"),
         feature: format!("Vault auth method {m}"),
     };
-    if auth.ldap.is_some() {
-        return Err(unsupported("ldap"));
-    }
-    if auth.user_pass.is_some() {
-        return Err(unsupported("userPass"));
-    }
-    if let Some(j) = &auth.jwt {
-        return jwt(store, j);
-    }
-    for (set, m) in [
-        (auth.cert.is_some(), "cert"),
-        (auth.iam.is_some(), "iam"),
-        (auth.gcp.is_some(), "gcp"),
-    ] {
+    for (set, m) in [(auth.iam.is_some(), "iam"), (auth.gcp.is_some(), "gcp")] {
         if set {
             return Err(unsupported(m));
         }
@@ -311,128 +362,6 @@ fn method(store: &StoreContext) -> Result<Method> {
         Some(m) => Err(unsupported(m)),
         None => Err(invalid(AUTH, "no auth method is configured")),
     }
-}
-
-fn app_role(store: &StoreContext, a: &VaultAppRole) -> Result<Method> {
-    let field = format!("{AUTH}.appRole");
-    let mount = mount_path(&a.path, &format!("{field}.path"))?;
-    // Like ESO: the inline roleId wins over roleRef.
-    let role_id = match a.role_id.as_deref().map(str::trim) {
-        Some(id) if !id.is_empty() => RoleIdSource::Literal(id.to_owned()),
-        _ => match &a.role_ref {
-            Some(r) => {
-                RoleIdSource::Secret(secret_key(store, r, &format!("{field}.roleRef"), None)?)
-            }
-            None => return Err(invalid(&field, "neither roleId nor roleRef is set")),
-        },
-    };
-    let secret_id = secret_key(store, &a.secret_ref, &format!("{field}.secretRef"), None)?;
-    Ok(Method::AppRole {
-        mount,
-        role_id,
-        secret_id,
-    })
-}
-
-fn kubernetes(store: &StoreContext, k: &VaultKubernetesAuth) -> Result<Method> {
-    let field = format!("{AUTH}.kubernetes");
-    let mount = mount_path(&k.mount_path, &format!("{field}.mountPath"))?;
-    let role = required(&k.role, &format!("{field}.role"))?;
-    // Precedence as in ESO: serviceAccountRef, then secretRef, then the pod's own token. The
-    // pod's token is the agent's own identity: only a ClusterSecretStore (admin
-    // configuration) may use it, never a namespaced SecretStore a tenant controls.
-    let jwt = if let Some(sa) = &k.service_account_ref {
-        token_request(
-            store,
-            sa,
-            &format!("{field}.serviceAccountRef"),
-            Vec::new(),
-            DEFAULT_TOKEN_EXPIRATION_SECONDS,
-        )?
-    } else if let Some(r) = &k.secret_ref {
-        JwtSource::Secret(secret_key(
-            store,
-            r,
-            &format!("{field}.secretRef"),
-            Some(DEFAULT_KUBERNETES_TOKEN_KEY),
-        )?)
-    } else if store.kind == StoreKind::ClusterSecretStore {
-        JwtSource::PodToken
-    } else {
-        return Err(invalid(
-            &field,
-            "a SecretStore must set serviceAccountRef or secretRef: the agent's own \
-             ServiceAccount token serves only ClusterSecretStores",
-        ));
-    };
-    Ok(Method::Kubernetes { mount, role, jwt })
-}
-
-fn jwt(store: &StoreContext, j: &VaultJwtAuth) -> Result<Method> {
-    let field = format!("{AUTH}.jwt");
-    let mount = mount_path(&j.path, &format!("{field}.path"))?;
-    let role = match j.role.as_deref().map(str::trim) {
-        Some(r) if !r.is_empty() => r.to_owned(),
-        _ => {
-            return Err(AgentError::Unsupported {
-                field: format!("{field}.role"),
-                feature: "JWT login without a role (the mount's default role)".to_owned(),
-            });
-        }
-    };
-    let jwt = if let Some(r) = &j.secret_ref {
-        JwtSource::Secret(secret_key(store, r, &format!("{field}.secretRef"), None)?)
-    } else if let Some(t) = &j.kubernetes_service_account_token {
-        // ESO appends `audiences` (default ["vault"]) to serviceAccountRef.audiences.
-        let extra = t
-            .audiences
-            .clone()
-            .unwrap_or_else(|| vec![DEFAULT_JWT_AUDIENCE.to_owned()]);
-        token_request(
-            store,
-            &t.service_account_ref,
-            &format!("{field}.kubernetesServiceAccountToken.serviceAccountRef"),
-            extra,
-            t.expiration_seconds
-                .unwrap_or(DEFAULT_TOKEN_EXPIRATION_SECONDS),
-        )?
-    } else {
-        return Err(invalid(
-            &field,
-            "neither secretRef nor kubernetesServiceAccountToken is set",
-        ));
-    };
-    Ok(Method::Jwt { mount, role, jwt })
-}
-
-fn token_request(
-    store: &StoreContext,
-    sa: &ServiceAccountSelector,
-    field: &str,
-    extra_audiences: Vec<String>,
-    expiration_seconds: i64,
-) -> Result<JwtSource> {
-    let name = required(&sa.name, &format!("{field}.name"))?;
-    let requested = sa.namespace.as_deref().filter(|n| !n.is_empty());
-    let namespace = ref_namespace(store, requested, || {
-        format!(
-            "ServiceAccount {}/{name} ({field})",
-            requested.unwrap_or("")
-        )
-    })?;
-    let mut audiences = sa.audiences.clone();
-    audiences.extend(extra_audiences);
-    audiences.retain(|a| !a.trim().is_empty());
-    if audiences.is_empty() {
-        // No audience would mean the API server's own: never request that.
-        audiences.push(DEFAULT_JWT_AUDIENCE.to_owned());
-    }
-    Ok(JwtSource::TokenRequest {
-        namespace,
-        name,
-        audiences,
-        expiration_seconds,
-    })
 }
 
 /// Resolves a Secret key reference; `default_key` applies when the key is omitted.

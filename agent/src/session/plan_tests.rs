@@ -2,8 +2,8 @@
 //! identity of sessions.
 
 use ferry_api::vault::{
-    CaProvider, VaultAppRole, VaultAuth, VaultJwtAuth, VaultKubernetesAuth,
-    VaultKubernetesServiceAccountTokenAuth,
+    CaProvider, VaultAppRole, VaultAuth, VaultCertAuth, VaultJwtAuth, VaultKubernetesAuth,
+    VaultKubernetesServiceAccountTokenAuth, VaultLdapAuth, VaultUserPassAuth,
 };
 use ferry_api::{SecretKeySelector, ServiceAccountSelector, StoreKind, VaultProvider};
 
@@ -211,16 +211,99 @@ fn approle_prefers_the_inline_role_id() -> Result<()> {
 }
 
 #[test]
-fn unsupported_and_missing_methods() {
+fn password_and_certificate_methods() -> Result<()> {
     let ldap = VaultAuth {
-        ldap: Some(serde_json::json!({"path": "ldap"})),
+        ldap: Some(VaultLdapAuth {
+            username: " alice ".into(),
+            secret_ref: sel("ldap", None, Some("password")),
+            ..VaultLdapAuth::default()
+        }),
         jwt: Some(VaultJwtAuth::default()),
         ..VaultAuth::default()
     };
     // ESO tries ldap before jwt.
+    let p = plan(&store(StoreKind::SecretStore, ldap))?;
+    let Method::Ldap {
+        mount,
+        username,
+        password,
+    } = &p.method
+    else {
+        panic!("expected an LDAP plan, got {p:?}");
+    };
+    assert_eq!((mount.as_str(), username.as_str()), ("ldap", "alice"));
+    assert_eq!(password.field, "spec.provider.vault.auth.ldap.secretRef");
+    assert_eq!(p.secret_refs().len(), 1);
+
+    let user_pass = |user: &str, ns: Option<&str>| VaultAuth {
+        user_pass: Some(VaultUserPassAuth {
+            path: "/corp-userpass/".into(),
+            username: user.into(),
+            secret_ref: sel("creds", ns, Some("password")),
+        }),
+        ..VaultAuth::default()
+    };
+    let p = plan(&store(StoreKind::SecretStore, user_pass("app", None)))?;
+    assert!(
+        matches!(&p.method, Method::UserPass { mount, .. } if mount == "corp-userpass"),
+        "{p:?}"
+    );
+    assert_eq!(p.method.name(), "userpass");
+    for bad in ["", "a/b"] {
+        assert!(matches!(
+            plan(&store(StoreKind::SecretStore, user_pass(bad, None))),
+            Err(AgentError::ValidateSpec { field, .. }) if field.ends_with("userPass.username")
+        ));
+    }
+    // A SecretStore's password comes from its own namespace only.
     assert!(matches!(
-        plan(&store(StoreKind::SecretStore, ldap)),
-        Err(AgentError::Unsupported { field, .. }) if field == "spec.provider.vault.auth.ldap"
+        plan(&store(
+            StoreKind::SecretStore,
+            user_pass("app", Some("team-b"))
+        )),
+        Err(AgentError::ReadCredential { .. })
+    ));
+    let p = plan(&store(
+        StoreKind::ClusterSecretStore,
+        user_pass("app", Some("vault")),
+    ))?;
+    assert_eq!(p.secret_refs()[0].namespace, "vault");
+
+    let cert = VaultAuth {
+        cert: Some(VaultCertAuth {
+            vault_role: Some("web".into()),
+            client_cert: sel("client", None, Some("tls.crt")),
+            secret_ref: sel("client", None, Some("tls.key")),
+            ..VaultCertAuth::default()
+        }),
+        ..VaultAuth::default()
+    };
+    let p = plan(&store(StoreKind::SecretStore, cert.clone()))?;
+    let Method::Cert { mount, role, .. } = &p.method else {
+        panic!("expected a certificate plan, got {p:?}");
+    };
+    assert_eq!((mount.as_str(), role.as_deref()), ("cert", Some("web")));
+    let keys: Vec<&str> = p.secret_refs().iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, ["tls.crt", "tls.key"]);
+    let mut plain = store(StoreKind::SecretStore, cert);
+    plain.provider.server = "http://vault.example:8200".into();
+    assert!(matches!(
+        plan(&plain),
+        Err(AgentError::ValidateSpec { field, .. }) if field == "spec.provider.vault.server"
+    ));
+    Ok(())
+}
+
+#[test]
+fn unsupported_and_missing_methods() {
+    let iam = VaultAuth {
+        iam: Some(serde_json::json!({"vaultRole": "r"})),
+        gcp: Some(serde_json::json!({"role": "r"})),
+        ..VaultAuth::default()
+    };
+    assert!(matches!(
+        plan(&store(StoreKind::SecretStore, iam)),
+        Err(AgentError::Unsupported { field, .. }) if field == "spec.provider.vault.auth.iam"
     ));
     let mut other = VaultAuth::default();
     other

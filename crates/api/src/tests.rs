@@ -474,21 +474,36 @@ spec:
     .expect("provider");
     assert_eq!(provider.configured(), ["vault", "gcpsm"]);
 
-    // Untyped Vault auth methods are kept, as are unknown ones.
+    // LDAP, userpass and cert are typed with ESO's defaults; untyped and unknown methods are
+    // kept.
     let auth: VaultAuth = serde_json::from_value(json!({
-        "ldap": {"path": "ldap", "username": "u", "secretRef": {"name": "s"}},
+        "ldap": {"path": "corp-ldap", "username": "u", "secretRef": {"name": "s"}},
         "userPass": {"username": "u"},
+        "cert": {"clientCert": {"name": "c", "key": "tls.crt"}, "secretRef": {"name": "c", "key": "tls.key"}},
+        "iam": {"vaultRole": "r"},
         "futureMethod": {"x": 1},
     }))
     .expect("auth");
     assert_eq!(
         auth.configured_methods(),
-        ["ldap", "userPass", "futureMethod"]
+        ["ldap", "userPass", "cert", "iam", "futureMethod"]
     );
+    assert_eq!(auth.ldap.as_ref().map(|l| l.username.as_str()), Some("u"));
     assert_eq!(
-        auth.ldap.as_ref().map(|l| &l["username"]),
-        Some(&json!("u"))
+        auth.ldap.as_ref().map(|l| l.path.as_str()),
+        Some("corp-ldap")
     );
+    let user_pass = auth.user_pass.as_ref().expect("userPass");
+    assert_eq!(
+        (user_pass.path.as_str(), user_pass.secret_ref.name.as_str()),
+        ("userpass", "")
+    );
+    let cert = auth.cert.as_ref().expect("cert");
+    assert_eq!(
+        (cert.path.as_str(), cert.vault_role.as_deref()),
+        ("cert", None)
+    );
+    assert_eq!(cert.secret_ref.key.as_deref(), Some("tls.key"));
     assert_round_trip(&auth);
 }
 
@@ -650,7 +665,13 @@ fn crd_schemas_carry_defaults_and_preserve_unknown_providers() {
             "kubernetes"
         );
         assert_eq!(auth["jwt"]["properties"]["path"]["default"], "jwt");
-        for untyped in ["ldap", "userPass", "cert", "iam"] {
+        assert_eq!(auth["ldap"]["properties"]["path"]["default"], "ldap");
+        assert_eq!(
+            auth["userPass"]["properties"]["path"]["default"],
+            "userpass"
+        );
+        assert_eq!(auth["cert"]["properties"]["path"]["default"], "cert");
+        for untyped in ["iam", "gcp"] {
             assert_eq!(
                 auth[untyped]["x-kubernetes-preserve-unknown-fields"], true,
                 "{untyped}"

@@ -1,9 +1,9 @@
 //! The HashiCorp Vault provider block of a store (`spec.provider.vault`), the only provider Ferry
 //! implements.
 //!
-//! Auth methods Ferry does not implement (`ldap`, `userPass`, `cert`, `iam`, `gcp`, and any method
-//! a newer ESO may add) are still accepted and kept verbatim, so the agent can mark the store as
-//! unsupported instead of the API server rejecting or silently pruning the configuration.
+//! Auth methods Ferry does not implement (`iam`, `gcp`, and any method a newer ESO may add) are
+//! still accepted and kept verbatim, so the agent can mark the store as unsupported instead of
+//! the API server rejecting or silently pruning the configuration.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +19,12 @@ pub const DEFAULT_APPROLE_PATH: &str = "approle";
 pub const DEFAULT_KUBERNETES_MOUNT_PATH: &str = "kubernetes";
 /// Default mount path of the JWT/OIDC auth method.
 pub const DEFAULT_JWT_PATH: &str = "jwt";
+/// Default mount path of the LDAP auth method.
+pub const DEFAULT_LDAP_PATH: &str = "ldap";
+/// Default mount path of the userpass auth method.
+pub const DEFAULT_USERPASS_PATH: &str = "userpass";
+/// Default mount path of the TLS certificate auth method.
+pub const DEFAULT_CERT_PATH: &str = "cert";
 /// Secret key read by Kubernetes auth when `secretRef.key` is omitted.
 pub const DEFAULT_KUBERNETES_TOKEN_KEY: &str = "token";
 
@@ -133,18 +139,16 @@ pub struct VaultAuth {
     /// Log in with the JWT/OIDC method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwt: Option<VaultJwtAuth>,
-    /// LDAP login. Accepted but not implemented by Ferry.
+    /// Log in with the LDAP method, as a user whose password is read from a Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "preserved_object")]
-    pub ldap: Option<serde_json::Value>,
-    /// Username/password login. Accepted but not implemented by Ferry.
+    pub ldap: Option<VaultLdapAuth>,
+    /// Log in with the userpass method, as a user whose password is read from a Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "preserved_object")]
-    pub user_pass: Option<serde_json::Value>,
-    /// TLS client certificate login. Accepted but not implemented by Ferry.
+    pub user_pass: Option<VaultUserPassAuth>,
+    /// Log in with the TLS certificate method, presenting a client certificate and key read
+    /// from Secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "preserved_object")]
-    pub cert: Option<serde_json::Value>,
+    pub cert: Option<VaultCertAuth>,
     /// AWS IAM login. Accepted but not implemented by Ferry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "preserved_object")]
@@ -281,6 +285,98 @@ pub struct VaultKubernetesServiceAccountTokenAuth {
     /// Requested token lifetime in seconds (deprecated in ESO); 600 when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration_seconds: Option<i64>,
+}
+
+/// LDAP login: a user name and a password read from a Secret.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultLdapAuth {
+    /// Mount path of the LDAP auth method.
+    #[serde(default = "default_ldap_path")]
+    pub path: String,
+    /// The LDAP user to log in as.
+    #[serde(default)]
+    pub username: String,
+    /// Secret key holding the user's password.
+    #[serde(default)]
+    pub secret_ref: SecretKeySelector,
+}
+
+impl Default for VaultLdapAuth {
+    fn default() -> Self {
+        Self {
+            path: default_ldap_path(),
+            username: String::new(),
+            secret_ref: SecretKeySelector::default(),
+        }
+    }
+}
+
+/// Userpass login: a user name and a password read from a Secret.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultUserPassAuth {
+    /// Mount path of the userpass auth method.
+    #[serde(default = "default_userpass_path")]
+    pub path: String,
+    /// The user to log in as.
+    #[serde(default)]
+    pub username: String,
+    /// Secret key holding the user's password.
+    #[serde(default)]
+    pub secret_ref: SecretKeySelector,
+}
+
+impl Default for VaultUserPassAuth {
+    fn default() -> Self {
+        Self {
+            path: default_userpass_path(),
+            username: String::new(),
+            secret_ref: SecretKeySelector::default(),
+        }
+    }
+}
+
+/// TLS certificate login: the connection presents a client certificate, and Vault maps it to
+/// a certificate role.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultCertAuth {
+    /// Mount path of the TLS certificate auth method.
+    #[serde(default = "default_cert_path")]
+    pub path: String,
+    /// The certificate role to log in as; every role of the mount is tried when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_role: Option<String>,
+    /// Secret key holding the PEM client certificate (with any intermediates after it).
+    #[serde(default)]
+    pub client_cert: SecretKeySelector,
+    /// Secret key holding the PEM private key of the client certificate.
+    #[serde(default)]
+    pub secret_ref: SecretKeySelector,
+}
+
+impl Default for VaultCertAuth {
+    fn default() -> Self {
+        Self {
+            path: default_cert_path(),
+            vault_role: None,
+            client_cert: SecretKeySelector::default(),
+            secret_ref: SecretKeySelector::default(),
+        }
+    }
+}
+
+fn default_ldap_path() -> String {
+    DEFAULT_LDAP_PATH.to_owned()
+}
+
+fn default_userpass_path() -> String {
+    DEFAULT_USERPASS_PATH.to_owned()
+}
+
+fn default_cert_path() -> String {
+    DEFAULT_CERT_PATH.to_owned()
 }
 
 fn default_approle_path() -> String {

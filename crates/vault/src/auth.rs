@@ -1,11 +1,18 @@
 //! Logging in: [`Login`] methods and [`Vault::login`].
+//!
+//! Token, AppRole, Kubernetes, JWT and userpass logins go through vaultrs. LDAP (which vaultrs
+//! lacks) and TLS certificate logins are raw calls: vaultrs' certificate login sends the role
+//! as `cert_name`, a field Vault ignores, so it could not select a role. A certificate login
+//! presents the client certificate of the connection ([`crate::VaultConfig::with_client_identity`]).
 
+use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
 
 use crate::client::Vault;
 use crate::error::{Cause, VaultError};
 use crate::token::AuthInfo;
-use crate::util::{ClientResultExt, non_empty_path};
+use crate::util::{ClientResultExt, clean_path, non_empty_path};
 
 /// A way to obtain a Vault token.
 ///
@@ -42,6 +49,32 @@ pub enum Login {
         /// The JWT.
         jwt: SecretString,
     },
+    /// Userpass (`auth/<mount>/login/<username>` with `password`).
+    UserPass {
+        /// Auth mount, usually `userpass`.
+        mount: String,
+        /// The user name (not secret).
+        username: String,
+        /// The password.
+        password: SecretString,
+    },
+    /// LDAP (`auth/<mount>/login/<username>` with `password`).
+    Ldap {
+        /// Auth mount, usually `ldap`.
+        mount: String,
+        /// The LDAP user name (not secret).
+        username: String,
+        /// The password.
+        password: SecretString,
+    },
+    /// TLS certificate (`auth/<mount>/login`, optionally with the role `name`); the client
+    /// certificate is the connection's.
+    Cert {
+        /// Auth mount, usually `cert`.
+        mount: String,
+        /// The certificate role; every role of the mount is tried when `None`.
+        role: Option<String>,
+    },
 }
 
 impl Login {
@@ -51,17 +84,24 @@ impl Login {
             Login::Token(_) => "token",
             Login::AppRole { mount, .. }
             | Login::Kubernetes { mount, .. }
-            | Login::Jwt { mount, .. } => mount,
+            | Login::Jwt { mount, .. }
+            | Login::UserPass { mount, .. }
+            | Login::Ldap { mount, .. }
+            | Login::Cert { mount, .. } => mount,
         }
     }
 
-    /// A short name of the method: `token`, `approle`, `kubernetes`, `jwt`.
+    /// A short name of the method: `token`, `approle`, `kubernetes`, `jwt`, `userpass`, `ldap`,
+    /// `cert`.
     pub fn method(&self) -> &'static str {
         match self {
             Login::Token(_) => "token",
             Login::AppRole { .. } => "approle",
             Login::Kubernetes { .. } => "kubernetes",
             Login::Jwt { .. } => "jwt",
+            Login::UserPass { .. } => "userpass",
+            Login::Ldap { .. } => "ldap",
+            Login::Cert { .. } => "cert",
         }
     }
 }
@@ -114,8 +154,88 @@ impl Vault {
                     .map(AuthInfo::from_vaultrs)
                     .map_err(err)
             }
+            Login::UserPass {
+                mount,
+                username,
+                password,
+            } => {
+                let mount = non_empty_path(mount, "auth mount").map_err(err)?;
+                user_name(username).map_err(err)?;
+                require(password.expose_secret(), "password").map_err(err)?;
+                let call = self.anonymous_call();
+                let password = password.expose_secret();
+                vaultrs::auth::userpass::login(&call, &mount, username, password)
+                    .await
+                    .cause()
+                    .map(AuthInfo::from_vaultrs)
+                    .map_err(err)
+            }
+            Login::Ldap {
+                mount,
+                username,
+                password,
+            } => {
+                let mount = non_empty_path(mount, "auth mount").map_err(err)?;
+                user_name(username).map_err(err)?;
+                require(password.expose_secret(), "password").map_err(err)?;
+                let body = PasswordBody {
+                    password: password.expose_secret(),
+                };
+                let path = format!("auth/{mount}/login/{username}");
+                self.raw_login(&path, &body).await.map_err(err)
+            }
+            Login::Cert { mount, role } => {
+                let mount = non_empty_path(mount, "auth mount").map_err(err)?;
+                let body = CertBody {
+                    name: role.as_deref().filter(|r| !r.is_empty()),
+                };
+                let path = format!("auth/{mount}/login");
+                self.raw_login(&path, &body).await.map_err(err)
+            }
         }
     }
+
+    /// A login vaultrs cannot make: POSTs `body` without a token and reads the `auth` block.
+    async fn raw_login(&self, path: &str, body: &impl Serialize) -> Result<AuthInfo, Cause> {
+        // The body (a password) goes to the HTTP client, whose buffers Ferry cannot wipe.
+        let bytes = serde_json::to_vec(body).map_err(|e| Cause::from_json(&e))?;
+        let answer: Option<LoginAnswer> = self
+            .without_token()
+            .send_json(Method::POST, path, Some(bytes))
+            .await?;
+        match answer.and_then(|a| a.auth) {
+            Some(auth) => Ok(AuthInfo::from_vaultrs(auth)),
+            None => Err(Cause::decode("the login answer carries no auth block")),
+        }
+    }
+}
+
+/// The body of a password login.
+#[derive(Serialize)]
+struct PasswordBody<'a> {
+    password: &'a str,
+}
+
+/// The body of a certificate login: the role, when one is named.
+#[derive(Serialize)]
+struct CertBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+/// The part of a login answer Ferry reads.
+#[derive(Deserialize)]
+struct LoginAnswer {
+    auth: Option<vaultrs::api::AuthInfo>,
+}
+
+/// A user name goes into the login path: one non-empty segment.
+fn user_name(username: &str) -> Result<(), Cause> {
+    require(username, "username")?;
+    if username.contains('/') || clean_path(username)? != username {
+        return Err(Cause::invalid("username must be a single path segment"));
+    }
+    Ok(())
 }
 
 /// Rejects empty credentials before sending them.
@@ -145,5 +265,28 @@ mod tests {
         let l = Login::Token(SecretString::from("hvs.secret"));
         assert!(!format!("{l:?}").contains("hvs.secret"));
         assert_eq!(l.mount(), "token");
+        for l in [
+            Login::UserPass {
+                mount: "userpass".into(),
+                username: "app".into(),
+                password: SecretString::from("pw-value".to_owned()),
+            },
+            Login::Ldap {
+                mount: "ldap".into(),
+                username: "app".into(),
+                password: SecretString::from("pw-value".to_owned()),
+            },
+        ] {
+            assert!(!format!("{l:?}").contains("pw-value"));
+        }
+    }
+
+    #[test]
+    fn user_names_are_one_path_segment() {
+        assert!(user_name("alice").is_ok());
+        assert!(user_name("alice.smith@corp").is_ok());
+        for bad in ["", "a/b", "..", "/a", "a\nb"] {
+            assert!(user_name(bad).is_err(), "{bad:?}");
+        }
     }
 }

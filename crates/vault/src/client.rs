@@ -36,6 +36,8 @@ pub struct VaultConfig {
     pub namespace: Option<String>,
     /// Timeout of each request (default 10s).
     pub timeout: Duration,
+    /// Client certificate and key presented to `https` servers (TLS certificate auth).
+    pub client_identity: Option<ClientIdentity>,
 }
 
 impl VaultConfig {
@@ -47,7 +49,14 @@ impl VaultConfig {
             ca_bundle_pem: None,
             namespace: None,
             timeout: DEFAULT_TIMEOUT,
+            client_identity: None,
         }
+    }
+
+    /// Sets the client certificate presented to the server.
+    pub fn with_client_identity(mut self, identity: ClientIdentity) -> Self {
+        self.client_identity = Some(identity);
+        self
     }
 
     /// Sets the CA bundle (PEM).
@@ -82,7 +91,40 @@ impl fmt::Debug for VaultConfig {
             )
             .field("namespace", &self.namespace)
             .field("timeout", &self.timeout)
+            .field(
+                "client_identity",
+                &self.client_identity.as_ref().map(|_| "[REDACTED]"),
+            )
             .finish()
+    }
+}
+
+/// A client certificate with its private key, for TLS certificate auth. Built from PEM that
+/// the caller holds in zeroized memory; the parsed key lives inside the TLS library (which does
+/// not wipe it) for as long as a connection configured with it. `Debug` shows nothing of it.
+#[derive(Clone)]
+pub struct ClientIdentity(reqwest::Identity);
+
+impl ClientIdentity {
+    /// Parses a PEM certificate chain (leaf first) and its PEM private key (PKCS#8, PKCS#1 or
+    /// SEC1). The error names what is wrong, never the input.
+    pub fn from_pem(cert_chain: &[u8], key: &[u8]) -> Result<ClientIdentity, VaultError> {
+        let err = |detail: &str| VaultError::LoadClientIdentity {
+            cause: Cause::new(ErrorKind::Tls, None, detail),
+        };
+        let mut pem = zeroize::Zeroizing::new(Vec::with_capacity(cert_chain.len() + key.len() + 1));
+        pem.extend_from_slice(key);
+        pem.push(b'\n');
+        pem.extend_from_slice(cert_chain);
+        reqwest::Identity::from_pem(&pem)
+            .map(ClientIdentity)
+            .map_err(|_| err("the client certificate or its key is not valid PEM"))
+    }
+}
+
+impl fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientIdentity([REDACTED])")
     }
 }
 
@@ -164,6 +206,9 @@ impl Vault {
                     )));
                 }
                 builder = builder.tls_certs_only(certs);
+            }
+            if let Some(identity) = &cfg.client_identity {
+                builder = builder.identity(identity.0.clone());
             }
         } else {
             // Plain HTTP: no verifier is needed (same workaround as vaultrs
@@ -361,6 +406,19 @@ mod tests {
         match Vault::connect(&VaultConfig::new("vault:8200")) {
             Err(e) => assert_eq!(e.category(), "invalid_request"),
             Ok(_) => panic!("expected an error"),
+        }
+    }
+
+    #[test]
+    fn client_identities_refuse_bad_pem_without_quoting_it() {
+        let key = b"-----BEGIN PRIVATE KEY-----\nbm90LWEta2V5LTQ0MTk=\n-----END PRIVATE KEY-----\n";
+        match ClientIdentity::from_pem(b"garbage-cert-7731", key) {
+            Err(e) => {
+                assert_eq!(e.category(), "tls");
+                let text = e.to_string();
+                assert!(!text.contains("garbage-cert-7731") && !text.contains("bm90LWEta2V5"));
+            }
+            Ok(id) => panic!("expected an error, got {id:?}"),
         }
     }
 

@@ -23,6 +23,12 @@ pub enum VaultError {
         /// What went wrong.
         cause: Cause,
     },
+    /// Parsing a client certificate and key (TLS certificate auth) failed.
+    #[error("loading the client certificate: {cause}")]
+    LoadClientIdentity {
+        /// What went wrong (never the certificate or key).
+        cause: Cause,
+    },
     /// Logging in through an auth method failed.
     #[error("logging in via auth/{mount}: {cause}")]
     Login {
@@ -184,6 +190,7 @@ impl VaultError {
     pub fn cause(&self) -> &Cause {
         match self {
             VaultError::Connect { cause, .. }
+            | VaultError::LoadClientIdentity { cause }
             | VaultError::Login { cause, .. }
             | VaultError::TokenLookup { cause }
             | VaultError::TokenRenew { cause }

@@ -20,7 +20,7 @@ mod token;
 mod util;
 
 pub use auth::Login;
-pub use client::{DEFAULT_TIMEOUT, Vault, VaultConfig};
+pub use client::{ClientIdentity, DEFAULT_TIMEOUT, Vault, VaultConfig};
 pub use data::KvData;
 pub use error::{Cause, ErrorKind, VaultError};
 pub use kv::{KvMetadata, KvSecret, KvVersion, KvVersionInfo};
