@@ -45,6 +45,16 @@ pub enum AgentError {
         /// The ExternalSecret's namespace.
         namespace: String,
     },
+    /// The store of an entry's `sourceRef.storeRef` cannot be used (not found, not admitting
+    /// the namespace, no usable credentials); `field` names the entry's reference.
+    #[error("{field}: {source}")]
+    ResolveSourceRef {
+        /// JSON path of the reference, e.g. `spec.data[1].sourceRef.storeRef`.
+        field: String,
+        /// Why the store cannot be used.
+        #[source]
+        source: Box<AgentError>,
+    },
     /// A credential (Secret key, ConfigMap key, service-account token file) could not be read.
     #[error("reading credential {what}: {reason}")]
     ReadCredential {
@@ -267,6 +277,7 @@ impl AgentError {
             Self::ValidateSpec { .. } => "invalid_spec",
             Self::Unsupported { .. } => "unsupported",
             Self::ResolveStore { .. } | Self::StoreNotAllowed { .. } => "store",
+            Self::ResolveSourceRef { source, .. } => source.category(),
             Self::ReadCredential { .. } | Self::RequestToken { .. } => "credentials",
             Self::ConnectVault(_) => "vault_config",
             Self::Login { source, .. } | Self::ReadVault { source, .. } => source.category(),
@@ -291,6 +302,9 @@ impl AgentError {
 
     /// Whether retrying with the same inputs cannot help (only a spec change can).
     pub fn is_permanent(&self) -> bool {
+        if let Self::ResolveSourceRef { source, .. } = self {
+            return source.is_permanent();
+        }
         matches!(
             self,
             Self::ValidateSpec { .. }

@@ -43,6 +43,7 @@ pub mod restart;
 pub mod secret;
 pub mod session;
 pub mod shape;
+pub mod sources;
 pub mod status;
 pub mod store_resolve;
 pub mod store_status;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_api::meta::reason;
-use ferry_api::{DeletionPolicy, ExternalSecret, RefreshPolicy, VaultKvVersion};
+use ferry_api::{DeletionPolicy, ExternalSecret, RefreshPolicy, SecretStoreRef, VaultKvVersion};
 use ferry_vault::{KvSecret, KvVersion};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
@@ -19,10 +19,9 @@ use crate::context::Ctx;
 use crate::error::{AgentError, Result};
 use crate::fetch::mount_and_path;
 use crate::secret::{Written, target};
-use crate::session::StoreContext;
 use crate::shape::{self, RemoteKey};
+use crate::sources::{self, ResolvedStores, Stores};
 use crate::status::{self, Ready};
-use crate::store_resolve::{self, Resolved};
 use crate::{render, restart, template_sources, vault_find};
 
 /// How a sync ended, short of an error.
@@ -107,10 +106,9 @@ async fn sync(es: &ExternalSecret, ctx: &Ctx) -> Result<Outcome> {
     shape::unsupported(&es.spec)?;
     refuse_hmac_key_secret(es, ctx)?;
     let (restarts, synced) = restart_targets(es, ctx)?;
-    let class = &ctx.config.controller_class;
-    let store = match store_resolve::resolve(es, &ctx.stores, &ctx.client, class).await? {
-        Resolved::OtherClass => return Ok(Outcome::NotOurs),
-        Resolved::Ours(store) => store,
+    let stores = match sources::resolve(es, ctx).await? {
+        ResolvedStores::OtherClass => return Ok(Outcome::NotOurs),
+        ResolvedStores::Ours(stores) => stores,
     };
     let Some(max_age) = refresh_window(es, ctx) else {
         return Ok(Outcome::Done(
@@ -119,8 +117,8 @@ async fn sync(es: &ExternalSecret, ctx: &Ctx) -> Result<Outcome> {
         ));
     };
     let keys = shape::remote_keys(&es.spec);
-    let fetched = fetch_all(ctx, &store, &keys, max_age).await?;
-    let found = vault_find::find_all(ctx, &store, &es.spec, max_age).await?;
+    let fetched = fetch_all(ctx, &stores, &keys, max_age).await?;
+    let found = vault_find::find_all(ctx, &stores, &es.spec, max_age).await?;
     let nothing = fetched.is_empty() && found.values().all(|f| f.is_empty());
     if let Some(missing) = keys.iter().find(|k| !fetched.contains_key(*k)) {
         let err = AgentError::NotFound {
@@ -231,21 +229,44 @@ fn requeue_after_success(es: &ExternalSecret) -> Action {
     }
 }
 
-/// Reads every remote key; a key missing from the result means Vault said "not found".
-/// A 403 drops the session and retries once with a fresh login.
+/// Reads every remote key, each from its store; a key missing from the result means Vault
+/// said "not found".
 async fn fetch_all(
     ctx: &Ctx,
-    store: &StoreContext,
+    stores: &Stores,
     keys: &[RemoteKey],
     max_age: Duration,
 ) -> Result<BTreeMap<RemoteKey, KvSecret>> {
+    let mut by_store: BTreeMap<Option<&SecretStoreRef>, Vec<RemoteKey>> = BTreeMap::new();
+    for key in keys {
+        by_store
+            .entry(key.store.as_ref())
+            .or_default()
+            .push(key.clone());
+    }
+    let mut out = BTreeMap::new();
+    for (store_ref, keys) in by_store {
+        out.append(&mut fetch_from(ctx, stores, store_ref, &keys, max_age).await?);
+    }
+    Ok(out)
+}
+
+/// Reads `keys` from one store. A 403 drops the session and retries once with a fresh login.
+async fn fetch_from(
+    ctx: &Ctx,
+    stores: &Stores,
+    store_ref: Option<&SecretStoreRef>,
+    keys: &[RemoteKey],
+    max_age: Duration,
+) -> Result<BTreeMap<RemoteKey, KvSecret>> {
+    let store = stores.get(store_ref)?;
     let engine = match store.provider.version {
         VaultKvVersion::V1 => KvVersion::V1,
         VaultKvVersion::V2 => KvVersion::V2,
     };
     let mut retried = false;
     'session: loop {
-        let (session, vault) = ctx.sessions.get(store).await?;
+        let (session, vault) = stores.session(ctx, store_ref).await?;
         let mut out = BTreeMap::new();
         for key in keys {
             let (mount, path) = mount_and_path(&store.provider, &key.key);
@@ -334,12 +355,13 @@ fn field_of(es: &ExternalSecret, key: &RemoteKey) -> String {
         .spec
         .data
         .iter()
-        .position(|d| d.remote_ref.key == key.key)
+        .position(|d| RemoteKey::at(&d.remote_ref, d.source_ref.as_ref()) == *key)
     {
         return format!("spec.data[{i}].remoteRef.key");
     }
     let extract = |d: &ferry_api::ExternalSecretDataFromRemoteRef| {
-        d.extract.as_ref().is_some_and(|e| e.key == key.key)
+        let at = |e| RemoteKey::at(e, d.source_ref.as_ref());
+        d.extract.as_ref().is_some_and(|e| at(e) == *key)
     };
     match es.spec.data_from.iter().position(extract) {
         Some(i) => format!("spec.dataFrom[{i}].extract.key"),

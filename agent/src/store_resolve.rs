@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use ferry_api::store::ClusterSecretStoreCondition;
-use ferry_api::{ClusterSecretStore, ExternalSecret, SecretStore, SecretStoreSpec, StoreKind};
+use ferry_api::{
+    ClusterSecretStore, ExternalSecret, SecretStore, SecretStoreRef, SecretStoreSpec, StoreKind,
+};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -52,7 +54,19 @@ pub async fn resolve(
     class: &str,
 ) -> Result<Resolved> {
     let es_ns = es.metadata.namespace.clone().unwrap_or_default();
-    let store_ref = &es.spec.secret_store_ref;
+    resolve_ref(&es.spec.secret_store_ref, &es_ns, caches, client, class).await
+}
+
+/// Resolves `store_ref` (a `secretStoreRef` or an entry's `sourceRef.storeRef`) for an
+/// ExternalSecret in namespace `es_ns`, with the same class and namespace checks.
+pub async fn resolve_ref(
+    store_ref: &SecretStoreRef,
+    es_ns: &str,
+    caches: &StoreCaches,
+    client: &Client,
+    class: &str,
+) -> Result<Resolved> {
+    let es_ns = es_ns.to_owned();
     let missing = |kind: StoreKind| AgentError::ResolveStore {
         kind: kind.as_str(),
         name: store_ref.name.clone(),

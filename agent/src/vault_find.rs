@@ -24,16 +24,18 @@ use crate::error::{AgentError, Result};
 use crate::fetch::mount_and_path;
 use crate::session::{SessionKey, StoreContext};
 use crate::shape::{FindFilter, FindResults};
+use crate::sources::Stores;
 
 /// Most secrets one find may list; more is almost surely a wrong path.
 pub const MAX_LISTED: usize = 10_000;
 /// Reads in flight at once for one find.
 const CONCURRENT_READS: usize = 8;
 
-/// Runs every `find` of the spec. A 403 drops the session and retries once with a fresh login.
+/// Runs every `find` of the spec, each in its entry's store. A 403 drops the session and
+/// retries once with a fresh login.
 pub async fn find_all(
     ctx: &Ctx,
-    store: &StoreContext,
+    stores: &Stores,
     spec: &ExternalSecretSpec,
     max_age: Duration,
 ) -> Result<FindResults> {
@@ -41,9 +43,11 @@ pub async fn find_all(
     for (i, entry) in spec.data_from.iter().enumerate() {
         let Some(find) = &entry.find else { continue };
         let field = format!("spec.dataFrom[{i}].find");
+        let store_ref = crate::shape::store_ref(entry.source_ref.as_ref());
+        let store = stores.get(store_ref)?;
         let mut retried = false;
         let found = loop {
-            let (session, vault) = ctx.sessions.get(store).await?;
+            let (session, vault) = stores.session(ctx, store_ref).await?;
             match find_one(ctx, store, &session, &vault, find, &field, max_age).await {
                 Err(Failed::Vault(path, err)) if err.is_forbidden() && !retried => {
                     tracing::debug!(path, "find was forbidden; logging in again");

@@ -178,7 +178,7 @@ pub fn secret_owner(secret: PartialObjectMeta<Secret>) -> Option<ObjectRef<Exter
 }
 
 /// The ExternalSecrets in `cache` that reference the store `kind`/`name` (a SecretStore in
-/// `namespace`; a ClusterSecretStore has none).
+/// `namespace`; a ClusterSecretStore has none), as their main store or in a `sourceRef`.
 pub fn referencing(
     cache: &Store<ExternalSecret>,
     kind: StoreKind,
@@ -189,8 +189,8 @@ pub fn referencing(
         .state()
         .iter()
         .filter(|es| {
-            let r = &es.spec.secret_store_ref;
-            r.kind == kind && r.name == name && (namespace.is_none() || es.namespace() == namespace)
+            let ours = namespace.is_none() || es.namespace() == namespace;
+            ours && crate::shape::reads_from(&es.spec, kind, name)
         })
         .map(|es| ObjectRef::from_obj(es.as_ref()))
         .collect()

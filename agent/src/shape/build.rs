@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ferry_api::external_secret::{ConversionStrategy, DecodingStrategy, ExternalSecretRewrite};
+use ferry_api::external_secret::{
+    ConversionStrategy, DecodingStrategy, ExternalSecretRewrite, StoreSourceRef,
+};
 use ferry_api::{ExternalSecretDataRemoteRef, ExternalSecretSpec};
 use ferry_vault::{KvData, KvSecret};
 use serde_json::{Map, Value};
@@ -56,7 +58,7 @@ pub fn build_all_with(
         let at = format!("spec.dataFrom[{i}]");
         let map = if let Some(extract) = &entry.extract {
             let field = format!("{at}.extract");
-            let secret = fetch(fetched, extract, &field)?;
+            let secret = fetch(fetched, extract, entry.source_ref.as_ref(), &field)?;
             let raw = extract_raw(secret.data.expose(), extract, &field)?;
             let strategies = (extract.conversion_strategy, extract.decoding_strategy);
             finish(raw, &entry.rewrite, &at, &field, strategies, limits)?
@@ -80,7 +82,7 @@ pub fn build_all_with(
     for (i, entry) in spec.data.iter().enumerate() {
         let field = format!("spec.data[{i}].remoteRef");
         let remote = &entry.remote_ref;
-        let secret = fetch(fetched, remote, &field)?;
+        let secret = fetch(fetched, remote, entry.source_ref.as_ref(), &field)?;
         let data = secret.data.expose();
         let bytes = match property(remote) {
             None => value::whole(data),
@@ -92,13 +94,14 @@ pub fn build_all_with(
     Ok(out)
 }
 
-/// The fetched secret of `remote`, after checking its version.
+/// The fetched secret of `remote` (from the store of `source`), after checking its version.
 fn fetch<'a>(
     fetched: &'a BTreeMap<RemoteKey, KvSecret>,
     remote: &ExternalSecretDataRemoteRef,
+    source: Option<&StoreSourceRef>,
     field: &str,
 ) -> Result<&'a KvSecret> {
-    let key = RemoteKey::of(remote);
+    let key = RemoteKey::at(remote, source);
     let secret = fetched.get(&key);
     if let Some(version) = &key.version {
         // KV v1 has no versions: ESO ignores the field there, and so do we.

@@ -4,7 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use ferry_api::{CreationPolicy, DeletionPolicy, ExternalSecretDataRemoteRef, ExternalSecretSpec};
+use ferry_api::external_secret::StoreSourceRef;
+use ferry_api::{
+    CreationPolicy, DeletionPolicy, ExternalSecretDataFromRemoteRef, ExternalSecretDataRemoteRef,
+    ExternalSecretSpec,
+};
 
 use super::find::FindFilter;
 use super::rewrite::compile;
@@ -22,6 +26,7 @@ pub fn validate(spec: &ExternalSecretSpec) -> Result<()> {
     if spec.data.is_empty() && spec.data_from.is_empty() {
         return invalid("spec.data", "neither data nor dataFrom is set");
     }
+    check_store_refs(spec)?;
     // ESO only rejects duplicate secretKeys when deletionPolicy is Retain; otherwise the
     // last entry wins.
     let check_duplicates = spec.target.deletion_policy == DeletionPolicy::Retain;
@@ -82,6 +87,35 @@ pub fn validate(spec: &ExternalSecretSpec) -> Result<()> {
     Ok(())
 }
 
+/// `secretStoreRef` may be left out only when every entry that reads from a store names its
+/// own (`sourceRef.storeRef`), as in ESO; a named store reference needs a name.
+fn check_store_refs(spec: &ExternalSecretSpec) -> Result<()> {
+    let named = |source: Option<&StoreSourceRef>| super::store_ref(source).is_some();
+    let main_needed = spec.data.iter().position(|d| !named(d.source_ref.as_ref()));
+    let main_needed = main_needed.map(|i| format!("spec.data[{i}]")).or_else(|| {
+        let reads = |d: &&ExternalSecretDataFromRemoteRef| d.extract.is_some() || d.find.is_some();
+        let i = spec
+            .data_from
+            .iter()
+            .position(|d| reads(&d) && !named(d.source_ref.as_ref()))?;
+        Some(format!("spec.dataFrom[{i}]"))
+    });
+    if spec.secret_store_ref.name.is_empty()
+        && let Some(entry) = main_needed
+    {
+        return invalid(
+            "spec.secretStoreRef.name",
+            format!("is required: {entry} has no sourceRef.storeRef"),
+        );
+    }
+    for (field, r) in super::store_refs(spec) {
+        if r.name.is_empty() {
+            return invalid(&format!("{field}.name"), "is required");
+        }
+    }
+    Ok(())
+}
+
 /// Rejects the creation/deletion policy pairs ESO's webhook rejects.
 fn check_policies(creation: CreationPolicy, deletion: DeletionPolicy) -> Result<()> {
     match (deletion, creation) {
@@ -115,14 +149,11 @@ fn invalid(field: &str, message: impl Into<String>) -> Result<()> {
 /// [`AgentError::Unsupported`] naming the first field (in document order) that uses one.
 pub fn unsupported(spec: &ExternalSecretSpec) -> Result<()> {
     for (i, entry) in spec.data.iter().enumerate() {
-        if let Some(source) = &entry.source_ref {
-            if source.store_ref.is_some() {
-                return unsupported_at(&format!("spec.data[{i}].sourceRef.storeRef"), "sourceRef");
-            }
-            if source.generator_ref.is_some() {
-                let field = format!("spec.data[{i}].sourceRef.generatorRef");
-                return unsupported_at(&field, "generators");
-            }
+        if let Some(source) = &entry.source_ref
+            && source.generator_ref.is_some()
+        {
+            let field = format!("spec.data[{i}].sourceRef.generatorRef");
+            return unsupported_at(&field, GENERATORS);
         }
     }
     for (i, entry) in spec.data_from.iter().enumerate() {
@@ -133,17 +164,17 @@ pub fn unsupported(spec: &ExternalSecretSpec) -> Result<()> {
                 return unsupported_at(&at, "dataFrom.rewrite.merge");
             }
         }
-        if let Some(source) = &entry.source_ref {
-            if source.store_ref.is_some() {
-                return unsupported_at(&format!("{field}.sourceRef.storeRef"), "sourceRef");
-            }
-            if source.generator_ref.is_some() {
-                return unsupported_at(&format!("{field}.sourceRef.generatorRef"), "generators");
-            }
+        if let Some(source) = &entry.source_ref
+            && source.generator_ref.is_some()
+        {
+            return unsupported_at(&format!("{field}.sourceRef.generatorRef"), GENERATORS);
         }
     }
     Ok(())
 }
+
+/// The feature a `sourceRef.generatorRef` asks for.
+const GENERATORS: &str = "generators (not yet)";
 
 fn unsupported_at(field: &str, feature: &str) -> Result<()> {
     Err(AgentError::Unsupported {

@@ -121,7 +121,9 @@ impl ExternalSecret {
 }
 
 /// Reference to the store an ExternalSecret reads from.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretStoreRef {
     /// Name of the store.
@@ -140,7 +142,20 @@ impl SecretStoreRef {
 }
 
 /// Kind of store an ExternalSecret refers to.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+)]
 pub enum StoreKind {
     /// A namespaced `SecretStore` in the ExternalSecret's namespace.
     #[default]

@@ -163,6 +163,7 @@ fn versions() {
         key: "app".into(),
         version: Some("v1".into()),
         metadata: false,
+        store: None,
     };
     assert_eq!(remote_keys(&s), vec![key.clone()]);
     let mut f = BTreeMap::new();

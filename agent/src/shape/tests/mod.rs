@@ -42,6 +42,7 @@ fn fetched(entries: &[(&str, Value)]) -> BTreeMap<RemoteKey, KvSecret> {
                 key: (*key).to_owned(),
                 version: None,
                 metadata: false,
+                store: None,
             };
             (key, kv(data.clone()))
         })

@@ -28,7 +28,8 @@ fn validation_names_the_field() {
         ("empty extract key", "dataFrom:\n- extract: {key: ''}\n".to_owned(), Some("spec.dataFrom[0].extract.key")),
     ];
     for (name, yaml, want) in cases {
-        match (validate(&spec(yaml)), want) {
+        let yaml = format!("secretStoreRef: {{name: main}}\n{yaml}");
+        match (validate(&spec(&yaml)), want) {
             (Ok(()), None) => {}
             (Err(e), Some(field)) => {
                 assert_eq!(
@@ -54,8 +55,9 @@ fn unsupported_features_name_the_field() {
         ("Unicode extract", "dataFrom:\n- extract: {key: k, conversionStrategy: Unicode}\n".to_owned(), None),
         ("metadataPolicy Fetch", format!("{data}- secretKey: b\n  remoteRef: {{key: k, metadataPolicy: Fetch}}\n"), None),
         ("generator", "dataFrom:\n- sourceRef: {generatorRef: {kind: Password, name: p}}\n".to_owned(), Some("spec.dataFrom[0].sourceRef.generatorRef")),
-        ("dataFrom storeRef", "dataFrom:\n- extract: {key: k}\n  sourceRef: {storeRef: {name: other}}\n".to_owned(), Some("spec.dataFrom[0].sourceRef.storeRef")),
-        ("data storeRef", "data:\n- secretKey: a\n  remoteRef: {key: k}\n  sourceRef: {storeRef: {name: other}}\n".to_owned(), Some("spec.data[0].sourceRef.storeRef")),
+        ("data generator", "data:\n- secretKey: a\n  remoteRef: {key: k}\n  sourceRef: {generatorRef: {kind: Password, name: p}}\n".to_owned(), Some("spec.data[0].sourceRef.generatorRef")),
+        ("dataFrom storeRef", "dataFrom:\n- extract: {key: k}\n  sourceRef: {storeRef: {name: other}}\n".to_owned(), None),
+        ("data storeRef", "data:\n- secretKey: a\n  remoteRef: {key: k}\n  sourceRef: {storeRef: {name: other}}\n".to_owned(), None),
         ("Unicode on data[] has no effect in ESO", "data:\n- secretKey: a\n  remoteRef: {key: k, conversionStrategy: Unicode}\n".to_owned(), None),
     ];
     for (name, yaml, want) in cases {
@@ -63,6 +65,33 @@ fn unsupported_features_name_the_field() {
             (Ok(()), None) => {}
             (Err(e), Some(field)) => {
                 assert_eq!(field_of(&e), ((*field).to_owned(), "unsupported"), "{name}")
+            }
+            (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_store_is_needed_for_every_entry() {
+    let own = "  sourceRef: {storeRef: {name: other, kind: ClusterSecretStore}}\n";
+    let data = format!("data:\n- secretKey: a\n  remoteRef: {{key: k}}\n{own}");
+    let cases: &[(&str, String, Option<&str>)] = &[
+        ("every entry names its store", data.clone(), None),
+        ("an entry without one", format!("{data}- secretKey: b\n  remoteRef: {{key: k}}\n"), Some("spec.secretStoreRef.name")),
+        ("an extract without one", format!("{data}dataFrom:\n- extract: {{key: k}}\n"), Some("spec.secretStoreRef.name")),
+        ("a find with its own", format!("{data}dataFrom:\n- find: {{path: p}}\n{own}"), None),
+        ("the main store covers the rest", format!("secretStoreRef: {{name: main}}\n{data}- secretKey: b\n  remoteRef: {{key: k}}\n"), None),
+        ("a storeRef without a name", "secretStoreRef: {name: main}\ndata:\n- secretKey: a\n  remoteRef: {key: k}\n  sourceRef: {storeRef: {kind: SecretStore}}\n".to_owned(), Some("spec.data[0].sourceRef.storeRef.name")),
+    ];
+    for (name, yaml, want) in cases {
+        match (validate(&spec(yaml)), want) {
+            (Ok(()), None) => {}
+            (Err(e), Some(field)) => {
+                assert_eq!(
+                    field_of(&e),
+                    ((*field).to_owned(), "invalid_spec"),
+                    "{name}"
+                )
             }
             (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
         }
