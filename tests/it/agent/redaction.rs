@@ -1,9 +1,10 @@
 //! With trace-level logging on for every crate, a full sync (success, a missing property, a
 //! permission-denied path, a bad token, a template that renders and one that fails on a value,
 //! a find with a rewrite, writes the API server would reject with the value quoted, and
-//! templateFrom sources rendered into labels or failing, and PushSecrets pushing, refused by
-//! Vault and failing on values) leaves no secret value, nor a rendered form of one, in the
-//! logs, statuses or Events.
+//! templateFrom sources rendered into labels or failing, PushSecrets pushing, refused by
+//! Vault and failing on values, and logins by userpass, LDAP and TLS certificate with a right
+//! and a wrong credential each) leaves no secret value, nor a rendered form of one, and no
+//! password or private key, in the logs, statuses or Events.
 
 #![allow(clippy::unwrap_used)]
 
@@ -84,6 +85,7 @@ async fn sync_everything_and_check(captured: Captured) {
     )
     .await;
     let agent = start_agent(&env).await;
+    let auth = crate::support::vault_auth::fixtures(&env).await;
     token_store(&env, "store").await;
     // A store whose token is wrong: Vault answers 403 on login.
     let secrets = Api::<Secret>::namespaced(env.kube.clone(), &env.namespace);
@@ -232,6 +234,9 @@ async fn sync_everything_and_check(captured: Captured) {
     wait_reason(&env, "templated", "SecretSynced").await;
     wait_reason(&env, "template-fails", "SecretSyncedError").await;
     wait_reason(&env, "found", "SecretSynced").await;
+    for (name, reason) in &auth.expect {
+        wait_reason(&env, name, reason).await;
+    }
     tokio::time::sleep(Duration::from_secs(1)).await;
     agent.stop().await;
 
@@ -258,6 +263,7 @@ async fn sync_everything_and_check(captured: Captured) {
     forbidden.push("w".repeat(40));
     forbidden.push("z".repeat(40));
     forbidden.push(secrecy::ExposeSecret::expose_secret(&env.root_token()).to_string());
+    forbidden.extend(auth.forbidden.iter().cloned());
     for v in values {
         forbidden.push(base64::engine::general_purpose::STANDARD.encode(v));
         forbidden.push(v.to_uppercase());

@@ -5,3 +5,4 @@ pub mod bootstrap;
 pub mod chart;
 pub mod common;
 pub mod eso;
+pub mod vault_auth;

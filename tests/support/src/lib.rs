@@ -17,7 +17,9 @@
 
 pub mod git;
 pub mod kube;
+pub mod ldap;
 pub mod openbao;
+pub mod pki;
 pub mod process;
 pub mod ssh;
 

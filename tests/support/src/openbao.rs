@@ -1,5 +1,6 @@
-//! Real OpenBao servers: a dev-mode server with a known root token, and an uninitialised,
-//! persistent-storage server for init and unseal tests. Both are stopped when dropped.
+//! Real OpenBao servers: a dev-mode server with a known root token (optionally with a second,
+//! TLS listener that requires client certificates), and an uninitialised, persistent-storage
+//! server for init and unseal tests. All are stopped when dropped.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -13,6 +14,8 @@ use crate::process::{Server, free_port};
 pub struct OpenBao {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
+    /// `https://127.0.0.1:<port>` of the TLS listener, for [`OpenBao::dev_with_tls`].
+    pub tls_address: Option<String>,
     /// The root token, for dev-mode servers (init creates one for the others).
     pub root_token: Option<SecretString>,
     /// The process; dropping it stops the server.
@@ -34,16 +37,67 @@ pub fn bao_binary() -> PathBuf {
     path
 }
 
+/// An OpenBao with the LDAP auth method built in: `$FERRY_BAO_LDAP`, or the one
+/// `scripts/sandbox-tools.sh` installs as `bao-ldap` (OpenBao 2.7 moved LDAP auth out of the
+/// main binary into an external plugin; 2.6.2 is the last release that builds it in).
+pub fn ldap_bao_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("FERRY_BAO_LDAP") {
+        return PathBuf::from(path);
+    }
+    let path = crate::sandbox_bin_dir().join("bao-ldap");
+    assert!(
+        path.exists(),
+        "OpenBao with LDAP auth not installed at {}: run scripts/sandbox-tools.sh (or set \
+         FERRY_BAO_LDAP)",
+        path.display()
+    );
+    path
+}
+
 const STARTED: &str = "==> OpenBao server started!";
 
 impl OpenBao {
     /// Starts `bao server -dev` on a free loopback port with a random root token. KV v2 is
     /// mounted at `secret/`.
     pub fn dev() -> OpenBao {
+        Self::dev_with_config(&bao_binary(), None)
+    }
+
+    /// [`OpenBao::dev`] from [`ldap_bao_binary`], for tests of the LDAP auth method.
+    pub fn dev_with_ldap_auth() -> OpenBao {
+        Self::dev_with_config(&ldap_bao_binary(), None)
+    }
+
+    /// [`OpenBao::dev`] with a second listener that speaks TLS with the PKI's server
+    /// certificate and requires a client certificate issued by its client CA (as a production
+    /// listener does for TLS certificate auth). Its address is [`OpenBao::tls_address`].
+    pub fn dev_with_tls(pki: &crate::pki::TestPki) -> OpenBao {
+        let (port, cluster_port) = (free_port(), free_port());
+        let listener = format!(
+            r#"listener "tcp" {{
+  address = "127.0.0.1:{port}"
+  cluster_address = "127.0.0.1:{cluster_port}"
+  tls_cert_file = "{cert}"
+  tls_key_file = "{key}"
+  tls_client_ca_file = "{client_ca}"
+  tls_require_and_verify_client_cert = true
+}}
+"#,
+            cert = pki.file("server.pem").display(),
+            key = pki.file("server.key").display(),
+            client_ca = pki.file("client-ca.pem").display(),
+        );
+        let mut bao = Self::dev_with_config(&bao_binary(), Some(&listener));
+        bao.tls_address = Some(format!("https://127.0.0.1:{port}"));
+        bao
+    }
+
+    /// A dev server of `binary`, with `config` (HCL) as an extra configuration file when given.
+    fn dev_with_config(binary: &std::path::Path, config: Option<&str>) -> OpenBao {
         let dir = crate::process::scratch_dir();
         let port = free_port();
         let token = format!("root-{}", crate::unique_suffix());
-        let mut cmd = Command::new(bao_binary());
+        let mut cmd = Command::new(binary);
         cmd.args([
             "server",
             "-dev",
@@ -52,6 +106,11 @@ impl OpenBao {
             &format!("-dev-listen-address=127.0.0.1:{port}"),
         ])
         .env("HOME", dir.path());
+        if let Some(config) = config {
+            let path = dir.path().join("extra.hcl");
+            std::fs::write(&path, config).expect("writing OpenBao's extra config");
+            cmd.arg(format!("-config={}", path.display()));
+        }
         let (server, _) = Server::start(
             cmd,
             &dir.path().join("bao.log"),
@@ -61,6 +120,7 @@ impl OpenBao {
         .unwrap_or_else(|e| panic!("starting OpenBao dev server: {e}"));
         OpenBao {
             address: format!("http://127.0.0.1:{port}"),
+            tls_address: None,
             root_token: Some(SecretString::from(token)),
             _server: server,
             _dir: dir,
@@ -112,6 +172,7 @@ ui = false
         .unwrap_or_else(|e| panic!("starting OpenBao persistent-storage server: {e}"));
         OpenBao {
             address: format!("http://127.0.0.1:{port}"),
+            tls_address: None,
             root_token: None,
             _server: server,
             _dir: dir,
