@@ -82,7 +82,7 @@ pub async fn reconcile(cps: Arc<ClusterPushSecret>, cctx: Arc<ClusterCtx>) -> Re
         conditions: vec![status::condition(old.ready_condition(), &ready)],
     };
     let api = Api::<ClusterPushSecret>::all(cctx.agent.client.clone());
-    status::patch_if_changed(&api, &cps.name_any(), cps.status.as_ref(), &next).await?;
+    super::status::patch(&api, &cps.name_any(), cps.status.as_ref(), &next).await?;
     let refresh = cps
         .spec
         .refresh_time

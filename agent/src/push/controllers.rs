@@ -91,6 +91,7 @@ async fn run_cluster(
         namespaces,
         pushes,
     });
+    let by_name = all.clone();
     let run = controller
         .watches_stream(ns_changes, move |_: PartialObjectMeta<Namespace>| {
             all.state()
@@ -98,19 +99,35 @@ async fn run_cluster(
                 .map(|c| ObjectRef::from_obj(c.as_ref()))
                 .collect::<Vec<_>>()
         })
-        .watches_shared_stream(children, |ps: Arc<PushSecret>| controlling(&ps))
+        .watches_shared_stream(children, move |ps: Arc<PushSecret>| {
+            concerned(&by_name, &ps)
+        })
         .graceful_shutdown_on(shutdown.clone().cancelled_owned())
         .run(cluster::reconcile, cluster::error_policy, cctx)
         .for_each(|_| async {});
     drive(run, cache, shutdown).await;
 }
 
-/// The ClusterPushSecret that controls a PushSecret, if one does.
-fn controlling(ps: &PushSecret) -> Option<ObjectRef<ClusterPushSecret>> {
-    ps.owner_references()
+/// The ClusterPushSecrets a PushSecret change concerns: the one that controls it, or, for a
+/// PushSecret none controls, those that would create one of its name (it may have been in
+/// their way, and now be gone).
+fn concerned(
+    all: &reflector::Store<ClusterPushSecret>,
+    ps: &PushSecret,
+) -> Vec<ObjectRef<ClusterPushSecret>> {
+    let owner = ps
+        .owner_references()
         .iter()
-        .find(|o| o.controller == Some(true) && o.kind == "ClusterPushSecret")
-        .map(|o| ObjectRef::new(&o.name))
+        .find(|o| o.controller == Some(true) && o.kind == "ClusterPushSecret");
+    if let Some(owner) = owner {
+        return vec![ObjectRef::new(&owner.name)];
+    }
+    let name = ps.name_any();
+    all.state()
+        .iter()
+        .filter(|c| c.push_secret_name() == name)
+        .map(|c| ObjectRef::from_obj(c.as_ref()))
+        .collect()
 }
 
 /// What a Namespace change must touch to matter: its labels, or its deletion.

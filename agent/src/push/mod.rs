@@ -7,7 +7,8 @@
 //!   [`template`]: `spec.template`; [`stores`]: which stores, with the tenant rules.
 //! - [`kv`]: one Vault path: check-and-set writes, property merges, ownership, no write when
 //!   the keyed HMAC matches; removal of what was pushed.
-//! - [`reconcile`]: one PushSecret, start to status; [`stale`]: `deletionPolicy: Delete`.
+//! - [`reconcile`]: one PushSecret, start to status; [`stale`]: `deletionPolicy: Delete`;
+//!   [`status`]: statuses (patched only when changed) and Events.
 //! - [`cluster`]: ClusterPushSecret, a PushSecret per matching namespace.
 //! - [`controllers`]: the watches and controllers, run by [`crate::controller`].
 
@@ -18,6 +19,7 @@ pub mod plan;
 pub mod reconcile;
 pub mod source;
 pub mod stale;
+pub mod status;
 pub mod stores;
 pub mod template;
 

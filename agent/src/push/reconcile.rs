@@ -10,11 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ferry_api::push_secret::{PUSH_SECRET_FINALIZER, SyncedPushSecrets, push_reason};
-use ferry_api::{PushSecret, PushSecretDeletionPolicy, PushSecretStatus, VaultKvVersion};
+use ferry_api::{PushSecret, PushSecretDeletionPolicy, VaultKvVersion};
 use ferry_vault::KvVersion;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
@@ -94,13 +93,13 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushCtx>) -> Result<Action
             false,
         ),
     };
-    let next = next_status(&ps, &ready, synced, wrote);
+    let next = super::status::next_status(&ps, &ready, synced, wrote);
     let api = Api::<PushSecret>::namespaced(
         pctx.agent.client.clone(),
         &ps.namespace().unwrap_or_default(),
     );
-    status::patch_if_changed(&api, &ps.name_any(), ps.status.as_ref(), &next).await?;
-    publish(&pctx, &ps, &ready, wrote).await;
+    super::status::patch(&api, &ps.name_any(), ps.status.as_ref(), &next).await?;
+    super::status::publish(&pctx, &ps, &ready, wrote).await;
     if ready.ready {
         pctx.agent.backoff.succeeded(ps.as_ref());
         return Ok(requeue(&ps));
@@ -305,60 +304,6 @@ fn synced_message(ps: &PushSecret) -> String {
     }
 }
 
-/// The status after a push; `refreshTime` moves only when something was written (or the spec
-/// was pushed for the first time), so an idle refresh writes nothing.
-fn next_status(
-    ps: &PushSecret,
-    ready: &Ready,
-    synced: SyncedPushSecrets,
-    wrote: bool,
-) -> PushSecretStatus {
-    let old = ps.status.clone().unwrap_or_default();
-    let version = status::synced_version(ps);
-    let first = ready.ready && old.synced_resource_version.as_deref() != Some(version.as_str());
-    PushSecretStatus {
-        refresh_time: if wrote || first {
-            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-                k8s_openapi::jiff::Timestamp::now(),
-            ))
-        } else {
-            old.refresh_time.clone()
-        },
-        synced_resource_version: if ready.ready {
-            Some(version)
-        } else {
-            old.synced_resource_version.clone()
-        },
-        synced_push_secrets: synced,
-        conditions: vec![status::condition(old.ready_condition(), ready)],
-        observed_generation: ps.meta().generation,
-    }
-}
-
-/// Events: `Synced` when something was written, `Errored` when a failure's message changes.
-async fn publish(pctx: &PushCtx, ps: &PushSecret, ready: &Ready, wrote: bool) {
-    let old = ps.status.as_ref().and_then(|s| s.ready_condition());
-    let changed = old.is_none_or(|c| c.message.as_deref() != Some(ready.message.as_str()));
-    let (type_, note) = match (ready.ready, wrote) {
-        (true, true) => (
-            EventType::Normal,
-            "pushed the Secret's values to the stores".to_owned(),
-        ),
-        (false, _) if changed => (EventType::Warning, ready.message.clone()),
-        _ => return,
-    };
-    let event = Event {
-        type_,
-        reason: ready.reason.into(),
-        note: Some(note),
-        action: "Push".into(),
-        secondary: None,
-    };
-    if let Err(err) = pctx.recorder.publish(&event, &ps.object_ref(&())).await {
-        tracing::debug!(error = %err, "could not publish an Event");
-    }
-}
-
 /// Keeps ESO's finalizer on a PushSecret exactly while `deletionPolicy` is `Delete`, so that
 /// deleting it first removes what it pushed.
 async fn keep_finalizer(ps: &PushSecret, pctx: &PushCtx) -> Result<()> {
@@ -395,12 +340,12 @@ async fn finalize(ps: &PushSecret, pctx: &PushCtx) -> Result<Action> {
                 push_reason::ERRORED,
                 "could not remove every pushed value from its store; retrying",
             );
-            let next = next_status(ps, &ready, kept, false);
+            let next = super::status::next_status(ps, &ready, kept, false);
             let api = Api::<PushSecret>::namespaced(
                 pctx.agent.client.clone(),
                 &ps.namespace().unwrap_or_default(),
             );
-            status::patch_if_changed(&api, &ps.name_any(), ps.status.as_ref(), &next).await?;
+            super::status::patch(&api, &ps.name_any(), ps.status.as_ref(), &next).await?;
             return Ok(Action::requeue(pctx.agent.backoff.failed(ps)));
         }
     }
