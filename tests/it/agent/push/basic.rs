@@ -109,6 +109,46 @@ async fn properties_merge_and_whole_secrets_replace() {
         .map(|p| env.path(p))
         .collect();
     assert_eq!(places, want);
+    // A label selector: every matching Secret, merged in name order; custom metadata.
+    for (name, data) in [
+        ("lab-a", json!({ "k": "a-1", "shared": "from-a" })),
+        ("lab-b", json!({ "shared": "from-b" })),
+    ] {
+        let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+            "metadata": { "name": name, "labels": { "push": "yes" } }, "stringData": data }))
+        .unwrap();
+        Api::<k8s_openapi::api::core::v1::Secret>::namespaced(env.kube.clone(), &env.namespace)
+            .create(&Default::default(), &secret)
+            .await
+            .unwrap();
+    }
+    push_secret(&env, "by-label", json!({
+        "secretStoreRefs": [{ "name": "vault" }],
+        "selector": { "secret": { "selector": { "matchLabels": { "push": "yes" } } } },
+        "data": [{ "match": { "remoteRef": { "remoteKey": env.path("labelled") } },
+            "metadata": { "apiVersion": "kubernetes.external-secrets.io/v1alpha1", "kind": "PushSecretMetadata",
+                "spec": { "customMetadata": { "team": "platform" } } } }]
+    }))
+    .await;
+    wait_push(&env, "by-label", "True").await;
+    assert_eq!(
+        Value::Object(vault_data(&env, kv, "labelled").await.unwrap()),
+        json!({ "k": "a-1", "shared": "from-b" })
+    );
+    let meta = env
+        .vault
+        .kv_metadata(&env.kv_mount, &env.path("labelled"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        meta.custom_metadata.get("team").map(String::as_str),
+        Some("platform")
+    );
+    assert_eq!(
+        meta.custom_metadata.get("managed-by").map(String::as_str),
+        Some("external-secrets")
+    );
     // A secret nobody marked as a push's is neither overwritten nor merged into.
     let message = wait_push(&env, "into-foreign", "False").await;
     assert!(
@@ -244,6 +284,15 @@ async fn delete_removes_only_what_was_pushed() {
     eventually(Duration::from_secs(10), "p removed from shared", || async {
         let data = vault_data(&env, kv, "shared").await?;
         (Value::Object(data) == json!({ "other": "keep-1", "u": "u-1" })).then_some(())
+    })
+    .await;
+    // ... and from the status, which now lists exactly what remains pushed.
+    let remaining: Vec<String> = ["only-ours/u", "shared/u", "whole"]
+        .iter()
+        .map(|p| env.path(p))
+        .collect();
+    eventually(Duration::from_secs(10), "the status without p", || async {
+        (synced_places(&env, "ps", "vault").await == remaining).then_some(())
     })
     .await;
     // The PushSecret deleted: what it pushed goes; a secret keeps what others put in it.

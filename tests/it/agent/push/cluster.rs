@@ -189,6 +189,18 @@ async fn cluster_push_secrets_follow_namespace_labels() {
         },
     )
     .await;
+    // The foreign one removed by its owner: d is provisioned, and failedNamespaces empties.
+    let in_d = Api::<ferry_api::PushSecret>::namespaced(env.kube.clone(), &d);
+    in_d.delete("pushed", &DeleteParams::default())
+        .await
+        .unwrap();
+    provisioned(&env, "pushed", &[&b, &c, &d]).await;
+    let s = status(&env, "pushed").await.unwrap();
+    assert!(s.failed_namespaces.is_empty(), "{s:?}");
+    assert_eq!(
+        s.ready_condition().unwrap().reason.as_deref(),
+        Some("Synced")
+    );
     // Idle: nothing is written.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rv = cpss.get("pushed").await.unwrap().resource_version();
