@@ -73,8 +73,10 @@ impl EnvValues {
         self.values.is_empty()
     }
 
-    /// Checks that every declared variable is set and passes its `check`, reporting all
-    /// that are missing or fail at once, by name (and the check's reason, never the value).
+    /// Checks that every declared variable is set and passes its `check`, and that every
+    /// value a credential field uses has the shape that field needs (a GitHub App's private
+    /// key is a PEM RSA key, …), reporting all that are missing or fail at once, by name and
+    /// field (and the check's reason, never the value).
     pub fn check(&self, config: &BootstrapConfig) -> Result<(), BootstrapError> {
         let mut missing = Vec::new();
         let mut failed = Vec::new();
@@ -88,6 +90,16 @@ impl EnvValues {
                         failed.push(format!("{}: {reason}", entry.name));
                     }
                 }
+            }
+        }
+        // What a credential field needs of its value (a GitHub App's RSA key, its IDs, an
+        // SSH key), whatever `check` the entry declares.
+        for r in config.credential_env_refs() {
+            let (Some(rule), Some(value)) = (r.rule, self.values.get(r.env)) else {
+                continue;
+            };
+            if let Err(reason) = ferry_config::check_rule(rule, value) {
+                failed.push(format!("{} ({}): {reason}", r.env, r.field));
             }
         }
         if missing.is_empty() && failed.is_empty() {

@@ -187,15 +187,27 @@ pub enum BootstrapError {
     /// The final zero-secrets verification found problems or could not run.
     #[error("verify: {0}")]
     Verify(String),
-    /// Phase 3: a value the Flux Secret takes from Vault is not there.
-    #[error("{mount}/{path} has no key `{key}` for the Flux Secret (phase 2 writes it)")]
-    FluxValueMissing {
+    /// Phase 3: a value a Git credentials Secret (Flux's or Argo CD's) takes from Vault is
+    /// not there.
+    #[error("{mount}/{path} has no key `{key}` for Secret {secret} (phase 2 writes it)")]
+    GitSecretValueMissing {
+        /// The Secret, `namespace/name`.
+        secret: String,
         /// The KV mount.
         mount: String,
         /// The secret path.
         path: String,
         /// The key inside that secret.
         key: String,
+    },
+    /// Phase 3: an object of a Git credentials switch (an ExternalSecret, an Argo CD
+    /// Application) is not as expected.
+    #[error("{object}: {reason}")]
+    GitOpsObject {
+        /// The object, e.g. `ExternalSecret argocd/deployments`.
+        object: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// Phase 3: an object Flux's switch needs is missing or not as expected.
     #[error("{object}: {reason}")]

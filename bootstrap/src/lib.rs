@@ -7,7 +7,8 @@
 //!    ([`session`], phase 0 in events), then runs the phases in order.
 //! 2. [`phase`]: the five phases, [`Phase`](phase::Phase) and a module each:
 //!    [`infra`](phase::infra) (KV, Kubernetes auth, CRDs), [`secrets`](phase::secrets) (the
-//!    values to KV once), [`flux`](phase::flux) (Flux's Git credentials made Vault-backed),
+//!    values to KV once), [`gitops`](phase::gitops) (the Git credentials of
+//!    [`flux`](phase::flux) and [`argocd`](phase::argocd) made Vault-backed),
 //!    [`apps`](phase::apps) (the apps' policies, roles and ExternalSecrets),
 //!    [`finish`](phase::finish) (verify, revoke the tokens).
 //! 3. What they share: [`context`] (what a phase runs with), [`steps`] and [`progress`]

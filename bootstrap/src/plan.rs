@@ -17,8 +17,7 @@ pub fn fingerprints(config: &BootstrapConfig) -> [String; 5] {
         json!({"vault": c.vault, "init": c.init, "kv": c.kv,
                "kubernetesAuth": c.kubernetes_auth, "namespace": c.agent.namespace}),
         json!({"kv": c.kv, "env": c.env}),
-        json!({"env": c.env, "flux": c.flux, "agent": c.agent,
-               "kubernetesAuth": c.kubernetes_auth.mount}),
+        gitops_inputs(c),
         json!({"apps": c.apps, "agent": c.agent, "vault": c.vault.address}),
         json!({"config": c.fingerprint()}),
     ];
@@ -27,6 +26,17 @@ pub fn fingerprints(config: &BootstrapConfig) -> [String; 5] {
         previous = fingerprint_of(&json!([previous, input]));
         previous.clone()
     })
+}
+
+/// Phase 3's inputs. `argocd` is only named when it is configured, so a config without it
+/// keeps the fingerprint it had before Argo CD support.
+fn gitops_inputs(c: &BootstrapConfig) -> serde_json::Value {
+    let mut inputs = json!({"env": c.env, "flux": c.flux, "agent": c.agent,
+           "kubernetesAuth": c.kubernetes_auth.mount});
+    if let Some(argocd) = &c.argocd {
+        inputs["argocd"] = json!(argocd);
+    }
+    inputs
 }
 
 /// One phase of the plan.

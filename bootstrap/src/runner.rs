@@ -15,7 +15,7 @@ use crate::context::{PhaseContext, Timeouts};
 use crate::env::EnvValues;
 use crate::env_secret::EnvSecret;
 use crate::error::BootstrapError;
-use crate::phase::{Phase, apps, finish, flux, infra, secrets};
+use crate::phase::{Phase, apps, finish, gitops, infra, secrets};
 use crate::plan::{Plan, fingerprints, plan};
 use crate::progress::Progress;
 use crate::session::{self, Admin, AdminSource, Tokens, VaultAccess};
@@ -287,7 +287,7 @@ impl Run {
         tokens.bootstrap = Some(bootstrap);
         let tokens = &*tokens;
         self.phase(plan, Phase::Secrets, &ctx, secrets::run).await?;
-        self.phase(plan, Phase::Flux, &ctx, flux::run).await?;
+        self.phase(plan, Phase::Flux, &ctx, gitops::run).await?;
         self.phase(plan, Phase::Apps, &ctx, apps::run).await?;
         let finish = async |ctx: &PhaseContext| finish::run(ctx, tokens).await;
         self.phase(plan, Phase::Finish, &ctx, finish).await?;

@@ -156,3 +156,52 @@ fn the_bundle_file_write_follows_no_planted_symlink() {
     assert!(matches!(err, BootstrapError::WriteBundle { .. }), "{err}");
     assert!(err.to_string().contains("missing/x.age"), "{err}");
 }
+
+#[test]
+fn credential_values_are_checked_against_their_fields_needs_before_any_write() {
+    let yaml = r#"vault: {address: "http://127.0.0.1:8200"}
+init:
+  recipients: ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]
+  bundle: {file: ./vault-init.age}
+env:
+  - {name: APP_ID, path: flux/app, key: id}
+  - {name: APP_OWNER, path: flux/app, key: owner}
+  - {name: APP_KEY, path: flux/app, key: key, check: {nonEmpty: true}}
+  - {name: DEPLOY_KEY, path: argocd/ssh, key: key}
+flux:
+  auth: {githubApp: {appIdEnv: APP_ID, installationOwnerEnv: APP_OWNER, privateKeyEnv: APP_KEY}}
+argocd:
+  repositories:
+    - {name: infra, url: "git@git.example.com:org/infra.git", auth: {ssh: {privateKeyEnv: DEPLOY_KEY}}}
+"#;
+    let cfg = ferry_config::parse(yaml, "test.yaml").unwrap();
+    let planted = "-----BEGIN RSA PRIVATE KEY-----\nbm90IGEga2V5\n-----END RSA PRIVATE KEY-----\n";
+    let values = EnvValues::read(&cfg, |name| {
+        Some(match name {
+            "APP_ID" => "12x".to_owned(),
+            "APP_OWNER" => "my org".to_owned(),
+            "APP_KEY" => planted.to_owned(),
+            _ => "not-a-key-Zq8rT5wK".to_owned(),
+        })
+    });
+    let err = values.check(&cfg).unwrap_err();
+    let BootstrapError::CheckEnv { missing, failed } = &err else {
+        panic!("unexpected {err}");
+    };
+    assert!(missing.is_empty());
+    let starts = [
+        "APP_ID (flux.auth.githubApp.appIdEnv): the value is not a positive decimal integer",
+        "APP_OWNER (flux.auth.githubApp.installationOwnerEnv): ",
+        "APP_KEY (flux.auth.githubApp.privateKeyEnv): the value is not a valid rsa-private-key",
+        "DEPLOY_KEY (argocd.repositories[0].auth.ssh.privateKeyEnv): the value is not a valid ssh-private-key",
+    ];
+    assert_eq!(failed.len(), starts.len(), "{failed:#?}");
+    for (line, start) in failed.iter().zip(starts) {
+        assert!(line.starts_with(start), "{line}");
+    }
+    let text = err.to_string();
+    for value in ["12x", "my org", "bm90IGEga2V5", "Zq8rT5wK"] {
+        assert!(!text.contains(value), "{text}");
+    }
+    assert_eq!(err.exit_code(), 2);
+}

@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | 1 | [`Phase::Infra`] | [`infra`] | KV mount, Kubernetes auth, CRDs (Vault was opened before) |
 //! | 2 | [`Phase::Secrets`] | [`secrets`] | the declared values written to KV once |
-//! | 3 | [`Phase::Flux`] | [`flux`] | Flux's Git credentials Secret made Vault-backed |
+//! | 3 | [`Phase::Flux`] | [`gitops`] ([`flux`], [`argocd`]) | the GitOps engines' Git credentials Secrets made Vault-backed |
 //! | 4 | [`Phase::Apps`] | [`apps`] | the apps' policies, roles, stores and ExternalSecrets |
 //! | 5 | [`Phase::Finish`] | [`finish`] | verify, then revoke the tokens |
 //!
@@ -16,8 +16,10 @@
 use ferry_config::BootstrapConfig;
 
 pub mod apps;
+pub mod argocd;
 pub mod finish;
 pub mod flux;
+pub mod gitops;
 pub mod infra;
 pub mod secrets;
 
@@ -29,7 +31,7 @@ pub enum Phase {
     Infra = 1,
     /// 2, secret population ([`secrets`]).
     Secrets = 2,
-    /// 3, the Git auth switch ([`flux`]).
+    /// 3, the Git auth switch ([`gitops`]: Flux, Argo CD).
     Flux = 3,
     /// 4, application secrets ([`apps`]).
     Apps = 4,
@@ -78,7 +80,7 @@ impl Phase {
         match self {
             Phase::Infra => infra::planned_steps(config),
             Phase::Secrets => secrets::planned_steps(config),
-            Phase::Flux => flux::planned_steps(config),
+            Phase::Flux => gitops::planned_steps(config),
             Phase::Apps => apps::planned_steps(config),
             Phase::Finish => finish::planned_steps(),
         }

@@ -12,6 +12,7 @@ use regex::RegexBuilder;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::env::{EnvCheck, TokenFormat};
+use crate::git_auth::ValueRule;
 
 /// Upper bound on a compiled `regexp` check, so a config cannot make compilation explode.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -39,6 +40,11 @@ pub enum CheckFailure {
         /// What is wrong with it, e.g. `checksum mismatch`.
         reason: &'static str,
     },
+    /// The value does not have the shape its use needs (a [`ValueRule`] other than a format).
+    Shape {
+        /// What was expected, e.g. `a positive decimal integer`.
+        expected: &'static str,
+    },
 }
 
 impl fmt::Display for CheckFailure {
@@ -54,6 +60,7 @@ impl fmt::Display for CheckFailure {
             Self::Format { format, reason } => {
                 write!(f, "the value is not a valid {format}: {reason}")
             }
+            Self::Shape { expected } => write!(f, "the value is not {expected}"),
         }
     }
 }
@@ -89,6 +96,33 @@ pub fn check_value(check: &EnvCheck, value: &SecretString) -> Result<(), CheckFa
     }
 }
 
+/// Runs a [`ValueRule`] (what a credential field needs of its value) against `value`.
+pub fn check_rule(rule: ValueRule, value: &SecretString) -> Result<(), CheckFailure> {
+    match rule {
+        ValueRule::Format(format) => check_value(&EnvCheck::Format(format), value),
+        ValueRule::NumericId => {
+            let text = value.expose_secret();
+            let ok = !text.is_empty()
+                && text.len() <= 19
+                && !text.starts_with('0')
+                && text.bytes().all(|b| b.is_ascii_digit());
+            ok.then_some(()).ok_or(CheckFailure::Shape {
+                expected: "a positive decimal integer (an ID)",
+            })
+        }
+        ValueRule::GithubOwner => {
+            let text = value.expose_secret();
+            let ok = !text.is_empty()
+                && text.len() <= 39
+                && !text.starts_with('-')
+                && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            ok.then_some(()).ok_or(CheckFailure::Shape {
+                expected: "a GitHub user or organisation name (1 to 39 of [A-Za-z0-9-])",
+            })
+        }
+    }
+}
+
 /// Compiles a `regexp` check the way [`check_value`] applies it: anchored at both ends.
 pub(crate) fn compile_anchored(pattern: &str) -> Result<regex::Regex, regex::Error> {
     RegexBuilder::new(&format!("^(?:{pattern})$"))
@@ -98,7 +132,10 @@ pub(crate) fn compile_anchored(pattern: &str) -> Result<regex::Regex, regex::Err
 
 /// Checks `value` against `format`; the error is a static reason.
 fn check_format(format: TokenFormat, value: &str) -> Result<(), &'static str> {
-    let pem = matches!(format, TokenFormat::SshPrivateKey | TokenFormat::Pem);
+    let pem = matches!(
+        format,
+        TokenFormat::SshPrivateKey | TokenFormat::RsaPrivateKey | TokenFormat::Pem
+    );
     if !pem && value.trim() != value {
         return Err("it has leading or trailing whitespace");
     }
@@ -109,6 +146,7 @@ fn check_format(format: TokenFormat, value: &str) -> Result<(), &'static str> {
         TokenFormat::AwsAccessKeyId => aws_access_key_id(value),
         TokenFormat::VaultToken => vault_token(value),
         TokenFormat::SshPrivateKey => ssh_private_key(value),
+        TokenFormat::RsaPrivateKey => rsa_private_key(value),
         TokenFormat::Pem => pem_blocks(value).map(|_| ()),
     }
 }
@@ -266,6 +304,47 @@ fn ssh_private_key(value: &str) -> Result<(), &'static str> {
     }
     if label == "OPENSSH PRIVATE KEY" && !der.starts_with(b"openssh-key-v1\0") {
         return Err("the OPENSSH key does not start with the openssh-key-v1 magic");
+    }
+    Ok(())
+}
+
+/// The smallest RSA modulus accepted for a private key (GitHub issues 2048-bit App keys).
+const MIN_RSA_BITS: usize = 2048;
+
+/// One PEM block holding an RSA private key, PKCS#1 (`RSA PRIVATE KEY`, as GitHub issues
+/// App keys) or unencrypted PKCS#8 (`PRIVATE KEY`), that parses and is consistent.
+fn rsa_private_key(value: &str) -> Result<(), &'static str> {
+    use zeroize::Zeroize;
+    let mut blocks = pem_blocks(value)?;
+    let result = match blocks.as_slice() {
+        [(label, der)] => rsa_der(label, der),
+        _ => Err("expected exactly one PEM block"),
+    };
+    for (_, der) in &mut blocks {
+        der.zeroize();
+    }
+    result
+}
+
+/// Parses and checks the DER body of an RSA private key PEM block labelled `label`.
+fn rsa_der(label: &str, der: &[u8]) -> Result<(), &'static str> {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::traits::PublicKeyParts;
+    let key = match label {
+        "RSA PRIVATE KEY" => rsa::RsaPrivateKey::from_pkcs1_der(der)
+            .map_err(|_| "the RSA PRIVATE KEY block is not a PKCS#1 RSA key")?,
+        "PRIVATE KEY" => rsa::RsaPrivateKey::from_pkcs8_der(der)
+            .map_err(|_| "the PRIVATE KEY block is not a PKCS#8 RSA key")?,
+        "ENCRYPTED PRIVATE KEY" => {
+            return Err("the key is encrypted; give it without a passphrase");
+        }
+        _ => return Err("expected an RSA PRIVATE KEY or PRIVATE KEY block"),
+    };
+    key.validate()
+        .map_err(|_| "the RSA key's parameters are inconsistent")?;
+    if key.n().bits() < MIN_RSA_BITS {
+        return Err("the RSA key is shorter than 2048 bits");
     }
     Ok(())
 }

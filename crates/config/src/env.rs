@@ -124,6 +124,9 @@ pub enum TokenFormat {
     VaultToken,
     /// An SSH private key in PEM form (`OPENSSH`, `RSA`, `EC`, `DSA` or PKCS#8).
     SshPrivateKey,
+    /// An RSA private key in PEM form (PKCS#1 `RSA PRIVATE KEY` or PKCS#8 `PRIVATE KEY`),
+    /// parsed and checked for consistency, at least 2048 bits: a GitHub App's key.
+    RsaPrivateKey,
     /// One or more PEM blocks (`-----BEGIN …-----` … `-----END …-----`).
     Pem,
 }
@@ -138,6 +141,7 @@ impl TokenFormat {
             Self::AwsAccessKeyId => "aws-access-key-id",
             Self::VaultToken => "vault-token",
             Self::SshPrivateKey => "ssh-private-key",
+            Self::RsaPrivateKey => "rsa-private-key",
             Self::Pem => "pem",
         }
     }

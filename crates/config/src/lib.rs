@@ -14,15 +14,17 @@
 //! - [`json_schema`]: the JSON Schema, committed as `docs/bootstrap.schema.json`.
 //!
 //! Modules: [`schema`] (top level, vault, init, kv, kubernetesAuth, agent), [`env`](mod@env),
-//! [`flux`], [`apps`], [`check`], [`recipient`], [`error`]; unknown keys in errors are shown
+//! [`flux`] and [`argocd`] (with the credentials they share, [`git_auth`]), [`apps`], [`check`], [`recipient`], [`error`]; unknown keys in errors are shown
 //! only when plainly misspelt field names (`suggest`).
 
 pub mod apps;
+pub mod argocd;
 pub mod check;
 pub mod env;
 pub mod error;
 mod fingerprint;
 pub mod flux;
+pub mod git_auth;
 mod locate;
 mod parse;
 pub mod recipient;
@@ -30,19 +32,24 @@ mod rules;
 pub mod schema;
 mod suggest;
 mod validate;
+mod validate_gitops;
 
 #[cfg(test)]
 mod tests;
 
 pub use apps::{AppConfig, AppExternalSecret, CreateSpec, DataItem};
+pub use argocd::{ArgoCdAuth, ArgoCdConfig, ArgoCdRepository, ArgoCdSshAuth, RepoType};
 pub use check::{
-    CheckFailure, GITHUB_PAT_PREFIX, TOKEN_PREFIXES, check_value, github_checksum,
+    CheckFailure, GITHUB_PAT_PREFIX, TOKEN_PREFIXES, check_rule, check_value, github_checksum,
     looks_like_secret,
 };
 pub use env::{EnvCheck, EnvEntry, TokenFormat};
 pub use error::{ConfigError, Location, Problem};
 pub use fingerprint::fingerprint_of;
-pub use flux::{DEFAULT_GIT_USERNAME, FluxAuth, FluxConfig, HttpsAuth, SshAuth, ValueSource};
+pub use flux::{FluxAuth, FluxConfig, SshAuth};
+pub use git_auth::{
+    DEFAULT_GIT_USERNAME, EnvRef, GitAuth, GithubAppAuth, HttpsAuth, ValueRule, ValueSource,
+};
 pub use parse::{load, parse};
 pub use recipient::{AgeRecipient, parse_recipient};
 pub use schema::{

@@ -165,3 +165,58 @@ pub(crate) fn http_url(text: &str) -> Result<(), &'static str> {
 pub(crate) fn vault_namespace(ns: &str) -> Result<(), &'static str> {
     mount(ns)
 }
+
+/// The transport a Git URL uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GitUrl {
+    /// `http://` or `https://`.
+    Http,
+    /// `ssh://` or scp-like `user@host:path`.
+    Ssh,
+}
+
+/// A Git repository URL (or URL prefix) as Argo CD takes it: `http(s)://` or `ssh://` with a
+/// host and no password, query or fragment, or scp-like `user@host:path`. Never whitespace,
+/// control characters or template braces (the URL is written into an ExternalSecret
+/// template).
+pub(crate) fn git_url(text: &str) -> Result<GitUrl, &'static str> {
+    if text.is_empty() {
+        return Err("must not be empty");
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control())
+        || text.contains("{{")
+        || text.contains("}}")
+    {
+        return Err("must not contain whitespace, control characters or `{{`/`}}`");
+    }
+    if let Some((scheme, _)) = text.split_once("://") {
+        let url = url::Url::parse(text).map_err(|_| "is not a valid URL")?;
+        let kind = match scheme {
+            "http" | "https" => GitUrl::Http,
+            "ssh" => GitUrl::Ssh,
+            _ => return Err("must use https://, http:// or ssh://, or be user@host:path"),
+        };
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("must name a host");
+        }
+        if url.password().is_some() || (kind == GitUrl::Http && !url.username().is_empty()) {
+            return Err("must not contain credentials; bootstrap.yaml holds no secrets");
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("must not have a query or fragment");
+        }
+        return Ok(kind);
+    }
+    // scp-like: [user@]host:path, with no `/` before the `:`.
+    match text.split_once(':') {
+        Some((head, _)) if !head.is_empty() && !head.contains('/') => {
+            let host = head.rsplit('@').next().unwrap_or_default();
+            if host.is_empty() || head.matches('@').count() > 1 {
+                Err("must be user@host:path with a host")
+            } else {
+                Ok(GitUrl::Ssh)
+            }
+        }
+        _ => Err("must use https://, http:// or ssh://, or be user@host:path"),
+    }
+}

@@ -2,8 +2,8 @@
 //! auth and agent sections.
 //!
 //! Keys are camelCase in YAML and every struct denies unknown keys, so a typo is a
-//! parse error with a line and column. The `env`, `flux` and `apps` sections live in
-//! [`crate::env`], [`crate::flux`] and [`crate::apps`].
+//! parse error with a line and column. The `env`, `flux`, `argocd` and `apps` sections live
+//! in [`crate::env`], [`crate::flux`], [`crate::argocd`] and [`crate::apps`].
 
 use std::path::PathBuf;
 
@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::apps::AppConfig;
+use crate::argocd::ArgoCdConfig;
 use crate::env::EnvEntry;
 use crate::flux::FluxConfig;
 
@@ -18,7 +19,10 @@ use crate::flux::FluxConfig;
 /// variables supply the values. It names variables; it never holds a secret value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schemars(title = "Ferry bootstrap.yaml")]
+#[schemars(
+    title = "Ferry bootstrap.yaml",
+    extend("anyOf" = [{ "required": ["flux"] }, { "required": ["argocd"] }])
+)]
 pub struct BootstrapConfig {
     /// How to reach Vault or OpenBao.
     pub vault: VaultConfig,
@@ -33,8 +37,14 @@ pub struct BootstrapConfig {
     /// The environment variables read once in phase 2, and where each value goes in KV.
     #[serde(default)]
     pub env: Vec<EnvEntry>,
-    /// Flux's Git credentials, which phase 3 moves behind an ExternalSecret.
-    pub flux: FluxConfig,
+    /// Flux's Git credentials, which phase 3 moves behind an ExternalSecret. At least one
+    /// of `flux` and `argocd`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flux: Option<FluxConfig>,
+    /// Argo CD's repository Secrets, which phase 3 moves behind ExternalSecrets. At least
+    /// one of `flux` and `argocd`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argocd: Option<ArgoCdConfig>,
     /// The in-cluster agent's identity, store and Vault role.
     #[serde(default)]
     pub agent: AgentConfig,

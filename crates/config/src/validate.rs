@@ -8,7 +8,6 @@ use crate::apps::AppConfig;
 use crate::check::{compile_anchored, looks_like_secret, pem_labels};
 use crate::env::EnvCheck;
 use crate::error::{ConfigError, Problem};
-use crate::flux::FluxAuth;
 use crate::recipient::parse_recipient;
 use crate::rules;
 use crate::schema::BootstrapConfig;
@@ -18,16 +17,16 @@ const UNNAMED_ORIGIN: &str = "bootstrap config";
 
 /// Collects problems.
 #[derive(Default)]
-struct Checker {
+pub(crate) struct Checker {
     problems: Vec<Problem>,
 }
 
 impl Checker {
-    fn fail(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn fail(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem::new(field, message));
     }
 
-    fn rule(&mut self, field: impl Into<String>, result: Result<(), &'static str>) {
+    pub(crate) fn rule(&mut self, field: impl Into<String>, result: Result<(), &'static str>) {
         if let Err(reason) = result {
             self.fail(field, reason);
         }
@@ -75,7 +74,7 @@ impl BootstrapConfig {
             );
         }
         self.check_env(&mut c);
-        self.check_flux(&mut c);
+        self.check_gitops(&mut c);
         self.check_agent(&mut c);
         self.check_apps(&mut c);
         self.check_no_secret_values(&mut c);
@@ -195,51 +194,6 @@ impl BootstrapConfig {
         }
     }
 
-    fn check_flux(&self, c: &mut Checker) {
-        let flux = &self.flux;
-        c.rule("flux.namespace", rules::dns_label(&flux.namespace));
-        c.rule("flux.secretName", rules::dns_subdomain(&flux.secret_name));
-        c.rule(
-            "flux.gitRepository",
-            rules::dns_subdomain(&flux.git_repository),
-        );
-        for (field, name) in flux.auth.env_refs() {
-            let field = format!("flux.auth.{field}");
-            if rules::env_name(name).is_err() {
-                c.fail(field, "must name an `env` entry ([A-Z_][A-Z0-9_]*)");
-            } else if self.env_entry(name).is_none() {
-                c.fail(field, "names no entry of `env`");
-            }
-        }
-        match &flux.auth {
-            FluxAuth::Https(https) => {
-                if https.username.is_some() && https.username_env.is_some() {
-                    c.fail(
-                        "flux.auth.https.username",
-                        "give at most one of `username` and `usernameEnv`",
-                    );
-                }
-                if https.username.as_ref().is_some_and(|u| u.trim().is_empty()) {
-                    c.fail("flux.auth.https.username", "must not be empty");
-                }
-            }
-            FluxAuth::Ssh(ssh) => match (&ssh.known_hosts, &ssh.known_hosts_env) {
-                (Some(_), Some(_)) => c.fail(
-                    "flux.auth.ssh.knownHosts",
-                    "give only one of `knownHosts` and `knownHostsEnv`",
-                ),
-                (None, None) => c.fail(
-                    "flux.auth.ssh",
-                    "needs `knownHosts` or `knownHostsEnv`: Flux verifies the Git server's host key",
-                ),
-                (Some(lines), None) if lines.trim().is_empty() => {
-                    c.fail("flux.auth.ssh.knownHosts", "must not be empty");
-                }
-                _ => {}
-            },
-        }
-    }
-
     fn check_agent(&self, c: &mut Checker) {
         let agent = &self.agent;
         c.rule("agent.namespace", rules::dns_label(&agent.namespace));
@@ -258,11 +212,7 @@ impl BootstrapConfig {
     fn check_apps(&self, c: &mut Checker) {
         let mut names: HashMap<&str, usize> = HashMap::new();
         let mut objects: HashMap<(&str, &str), String> = HashMap::new();
-        let mut secrets: HashMap<(&str, &str), String> = HashMap::new();
-        secrets.insert(
-            (&self.flux.namespace, &self.flux.secret_name),
-            "flux.secretName".to_owned(),
-        );
+        let mut secrets: HashMap<(&str, &str), String> = self.git_secrets().into_iter().collect();
         for (i, app) in self.apps.iter().enumerate() {
             let at = |field: &str| format!("apps[{i}].{field}");
             match rules::dns_label(&app.name) {

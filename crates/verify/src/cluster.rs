@@ -60,9 +60,10 @@ impl ObjectName {
 pub struct ClusterScope {
     /// Namespaces to check; empty means every namespace.
     pub namespaces: Vec<String>,
-    /// Flux's Git credentials Secret, which must be Vault-backed (default
-    /// `flux-system/flux-system`); checked even outside [`Self::namespaces`]. Skipped when absent.
-    pub flux_secret: Option<ObjectName>,
+    /// The GitOps engines' Git credentials Secrets (Flux's, default `flux-system/flux-system`,
+    /// and Argo CD's repository Secrets), which must be Vault-backed; checked even outside
+    /// [`Self::namespaces`]. Each is skipped when absent.
+    pub git_secrets: Vec<ObjectName>,
     /// The init bundle Secret (bootstrap.yaml `init.bundle.secret`), which must hold only age
     /// ciphertext. Skipped when absent.
     pub init_bundle_secret: Option<ObjectName>,
@@ -74,7 +75,7 @@ impl Default for ClusterScope {
     fn default() -> Self {
         Self {
             namespaces: Vec::new(),
-            flux_secret: Some(ObjectName::new("flux-system", "flux-system")),
+            git_secrets: vec![ObjectName::new("flux-system", "flux-system")],
             init_bundle_secret: None,
             exempt_secrets: Vec::new(),
         }
@@ -82,14 +83,20 @@ impl Default for ClusterScope {
 }
 
 impl ClusterScope {
-    /// The scope bootstrap.yaml describes: its Flux Secret and init bundle Secret, every
-    /// namespace.
+    /// The scope bootstrap.yaml describes: its Flux and Argo CD Secrets and init bundle
+    /// Secret, every namespace.
     pub fn from_config(config: &ferry_config::BootstrapConfig) -> Self {
+        let flux = config
+            .flux
+            .iter()
+            .map(|f| ObjectName::new(&f.namespace, &f.secret_name));
+        let argocd = config.argocd.iter().flat_map(|a| {
+            a.secrets()
+                .map(|(_, repo, _)| ObjectName::new(&a.namespace, &repo.name))
+                .collect::<Vec<_>>()
+        });
         Self {
-            flux_secret: Some(ObjectName::new(
-                &config.flux.namespace,
-                &config.flux.secret_name,
-            )),
+            git_secrets: flux.chain(argocd).collect(),
             init_bundle_secret: config
                 .init
                 .bundle
@@ -125,10 +132,7 @@ pub async fn check_cluster(
         unowned_targets: unowned_targets(&es),
     };
     let mut secrets: Vec<Secret> = list_typed(client, &scope.namespaces, "Secrets").await?;
-    for extra in [&scope.flux_secret, &scope.init_bundle_secret]
-        .into_iter()
-        .flatten()
-    {
+    for extra in scope.git_secrets.iter().chain(&scope.init_bundle_secret) {
         if !secrets.iter().any(|s| is_named(&s.metadata, extra))
             && let Some(s) = get_secret(client, extra).await?
         {
@@ -184,7 +188,7 @@ impl SecretChecks<'_> {
         }
         init_material::scan_unowned_secret(&self.tokens, &r, secret, out);
         let should =
-            self.backed.contains(&name.namespace) || self.scope.flux_secret.as_ref() == Some(&name);
+            self.backed.contains(&name.namespace) || self.scope.git_secrets.contains(&name);
         if should && !exempt_from_backing(secret, &name, &self.exempt, &self.unowned_targets) {
             out.push(Finding::new(
                 rules::SECRET_NOT_VAULT_BACKED,

@@ -62,7 +62,10 @@ fn token_trigger(prefix: &str, format: TokenFormat) -> Option<Trigger> {
         TokenFormat::AwsAccessKeyId => Trigger::Aws,
         TokenFormat::VaultToken if prefix == "s." => Trigger::BaoLegacy,
         TokenFormat::VaultToken if prefix.starts_with("hv") => Trigger::VaultPrefixed,
-        TokenFormat::VaultToken | TokenFormat::SshPrivateKey | TokenFormat::Pem => return None,
+        TokenFormat::VaultToken
+        | TokenFormat::SshPrivateKey
+        | TokenFormat::RsaPrivateKey
+        | TokenFormat::Pem => return None,
     })
 }
 

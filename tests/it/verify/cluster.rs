@@ -189,7 +189,7 @@ async fn planted_problems_are_found_and_no_report_shows_a_value() {
 
     let scope = ClusterScope {
         namespaces: vec![ns.clone()],
-        flux_secret: None,
+        git_secrets: Vec::new(),
         init_bundle_secret: Some(ObjectName::new(&ns, "ferry-init")),
         exempt_secrets: Vec::new(),
     };
@@ -290,7 +290,7 @@ async fn a_clean_setup_synced_by_the_agent_has_no_findings() {
     let ns = env.namespace.clone();
     let scope = ClusterScope {
         namespaces: vec![ns.clone()],
-        flux_secret: Some(ObjectName::new(&ns, "app")),
+        git_secrets: vec![ObjectName::new(&ns, "app")],
         init_bundle_secret: Some(ObjectName::new(&ns, "ferry-init")),
         // The SecretStore's own credential (a test shortcut; production uses Kubernetes auth).
         exempt_secrets: vec![format!("{ns}/vault-token")],

@@ -1,6 +1,11 @@
-//! Unit tests of the phase 3 manifests.
+//! Unit tests of the Flux Secret's keys and of its ExternalSecret.
+
+#![allow(clippy::unwrap_used)]
+
+use serde_json::json;
 
 use super::*;
+use crate::phase::gitops::KeySource;
 
 const HTTPS: &str = r#"
 vault: { address: "http://127.0.0.1:8200" }
@@ -11,6 +16,10 @@ env:
   - { name: GITHUB_TOKEN, path: flux/git, key: password }
   - { name: GIT_USER, path: flux/git, key: username }
   - { name: SSH_KEY, path: flux/ssh, key: identity }
+  - { name: APP_ID, path: flux/app, key: id }
+  - { name: APP_INSTALLATION, path: flux/app, key: installation }
+  - { name: APP_OWNER, path: flux/app, key: owner }
+  - { name: APP_KEY, path: flux/app, key: key }
 flux:
   auth: { https: { passwordEnv: GITHUB_TOKEN } }
 agent: { controllerClass: blue }
@@ -24,24 +33,36 @@ fn config(auth: &str) -> BootstrapConfig {
     ferry_config::parse(&text, "test.yaml").unwrap()
 }
 
+fn target(cfg: &BootstrapConfig) -> Takeover {
+    takeover(cfg, credentials(cfg).unwrap()).unwrap()
+}
+
 #[test]
 fn https_with_the_default_user_name_is_a_literal_and_a_vault_key() {
     let cfg = config("{ https: { passwordEnv: GITHUB_TOKEN } }");
-    let creds = credentials(&cfg).unwrap();
-    assert_eq!(creds.literals().collect::<Vec<_>>(), [("username", "git")]);
+    let t = target(&cfg);
     assert_eq!(
-        creds.vault_keys().collect::<Vec<_>>(),
+        t.creds.literals().collect::<Vec<_>>(),
+        [("username", "git")]
+    );
+    assert_eq!(
+        t.creds.vault_keys().collect::<Vec<_>>(),
         [("password", "flux/git", "password")]
     );
-    let es = external_secret(&cfg, &creds);
+    assert_eq!(
+        (t.label.as_str(), t.secret()),
+        ("Flux", "flux-system/flux-system".into())
+    );
+    let es = t.external_secret(&cfg);
     assert_eq!(es["spec"]["target"]["creationPolicy"], "Merge");
     assert_eq!(es["spec"]["target"]["name"], "flux-system");
+    assert!(es["spec"]["target"].get("template").is_none());
     assert_eq!(
         es["spec"]["data"],
         json!([{ "secretKey": "password",
             "remoteRef": { "key": "flux/git", "property": "password" } }])
     );
-    let secret = secret_literals(&cfg, &creds, "uid-1");
+    let secret = t.secret_literals("uid-1");
     assert_eq!(secret["data"], json!({ "username": "Z2l0" }));
     assert_eq!(secret["metadata"]["ownerReferences"][0]["uid"], "uid-1");
     assert_eq!(secret["metadata"]["ownerReferences"][0]["controller"], true);
@@ -50,9 +71,9 @@ fn https_with_the_default_user_name_is_a_literal_and_a_vault_key() {
 #[test]
 fn every_key_from_vault_means_creation_policy_owner() {
     let cfg = config("{ https: { usernameEnv: GIT_USER, passwordEnv: GITHUB_TOKEN } }");
-    let creds = credentials(&cfg).unwrap();
-    assert!(!creds.has_literals());
-    let es = external_secret(&cfg, &creds);
+    let t = target(&cfg);
+    assert!(!t.creds.has_literals() && t.owns_outright() && !t.writes_literals());
+    let es = t.external_secret(&cfg);
     assert_eq!(es["spec"]["target"]["creationPolicy"], "Owner");
     assert_eq!(es["spec"]["data"].as_array().unwrap().len(), 2);
 }
@@ -71,45 +92,81 @@ fn ssh_takes_identity_from_vault_and_known_hosts_literally() {
     );
 }
 
-#[test]
-fn the_store_uses_kubernetes_auth_as_the_agent() {
-    let cfg = config("{ https: { passwordEnv: GITHUB_TOKEN } }");
-    let store = store(&cfg, Some(b"PEM"));
-    assert_eq!(store["kind"], "ClusterSecretStore");
-    assert_eq!(store["spec"]["controller"], "blue");
-    let vault = &store["spec"]["provider"]["vault"];
-    assert_eq!(vault["server"], "http://127.0.0.1:8200");
-    assert_eq!(vault["path"], "secret");
-    assert_eq!(vault["version"], "v2");
-    assert_eq!(vault["caBundle"], "UEVN");
-    let k8s = &vault["auth"]["kubernetes"];
-    assert_eq!(k8s["role"], "ferry-agent");
-    assert_eq!(k8s["mountPath"], "kubernetes");
-    assert_eq!(
-        k8s["serviceAccountRef"],
-        json!({ "name": "ferry-agent", "namespace": "ferry-system" })
-    );
-    let role = agent_role(&cfg);
-    assert_eq!(role.bound_service_account_names, ["ferry-agent"]);
-    assert_eq!(role.bound_service_account_namespaces, ["ferry-system"]);
-    assert_eq!(role.policies, ["ferry-agent"]);
-    assert_eq!(role.ttl, Some(AGENT_TOKEN_TTL));
+fn vault(path: &str, key: &str, env: &str) -> KeySource {
+    KeySource::Vault {
+        env: env.into(),
+        path: path.into(),
+        key: key.into(),
+    }
 }
 
 #[test]
-fn a_namespaced_store_lives_with_flux() {
-    let mut cfg = config("{ https: { passwordEnv: GITHUB_TOKEN } }");
-    cfg.agent.store_kind = StoreKind::SecretStore;
-    let store = store(&cfg, None);
-    assert_eq!(store["kind"], "SecretStore");
-    assert_eq!(store["metadata"]["namespace"], "flux-system");
-    assert!(store["spec"]["provider"]["vault"].get("caBundle").is_none());
-    let sa = &store["spec"]["provider"]["vault"]["auth"]["kubernetes"]["serviceAccountRef"];
-    assert_eq!(sa["namespace"], "flux-system");
-    assert_eq!(
-        agent_role(&cfg).bound_service_account_namespaces,
-        ["ferry-system", "flux-system"]
+fn a_github_app_gives_flux_2_5s_exact_keys() {
+    let cfg = config(
+        "{ githubApp: { appIdEnv: APP_ID, installationIdEnv: APP_INSTALLATION, \
+         privateKeyEnv: APP_KEY } }",
     );
-    let es = external_secret(&cfg, &credentials(&cfg).unwrap());
-    assert_eq!(es["spec"]["secretStoreRef"]["kind"], "SecretStore");
+    let t = target(&cfg);
+    let keys: Vec<(String, KeySource)> = t.creds.keys.clone();
+    assert_eq!(
+        keys,
+        [
+            ("githubAppID".into(), vault("flux/app", "id", "APP_ID")),
+            (
+                "githubAppInstallationID".into(),
+                vault("flux/app", "installation", "APP_INSTALLATION")
+            ),
+            (
+                "githubAppPrivateKey".into(),
+                vault("flux/app", "key", "APP_KEY")
+            ),
+        ]
+    );
+    // Every key from Vault: the ExternalSecret owns the Secret and no PAT key remains.
+    let es = t.external_secret(&cfg);
+    assert_eq!(es["spec"]["target"]["creationPolicy"], "Owner");
+    let names: Vec<&str> = es["spec"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["secretKey"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "githubAppID",
+            "githubAppInstallationID",
+            "githubAppPrivateKey"
+        ]
+    );
+
+    let by_owner = config(
+        "{ githubApp: { appIdEnv: APP_ID, installationOwnerEnv: APP_OWNER, \
+         privateKeyEnv: APP_KEY, baseUrl: \"https://ghe.example.com/api/v3\" } }",
+    );
+    let t = target(&by_owner);
+    let names: Vec<&str> = t.creds.keys.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "githubAppID",
+            "githubAppInstallationOwner",
+            "githubAppPrivateKey",
+            "githubAppBaseURL"
+        ]
+    );
+    assert_eq!(
+        t.creds.literals().collect::<Vec<_>>(),
+        [("githubAppBaseURL", "https://ghe.example.com/api/v3")]
+    );
+    assert!(t.writes_literals());
+}
+
+#[test]
+fn without_a_flux_section_the_switch_refuses_to_run() {
+    let mut cfg = config("{ https: { passwordEnv: GITHUB_TOKEN } }");
+    cfg.flux = None;
+    let err = credentials(&cfg).unwrap_err();
+    assert!(err.to_string().starts_with("flux:"), "{err}");
+    assert_eq!(external_secret_name(&cfg), "");
 }

@@ -3,6 +3,7 @@
 
 mod check;
 mod files;
+mod gitops;
 mod parsing;
 mod planted;
 mod validate;

@@ -22,7 +22,7 @@ fn example_parses_with_expected_content() {
         Some(EnvCheck::Format(TokenFormat::GithubToken))
     );
     assert_eq!(config.init.age_recipients().map(|r| r.len()).ok(), Some(2));
-    let FluxAuth::Https(https) = &config.flux.auth else {
+    let FluxAuth::Https(https) = &config.flux.as_ref().unwrap().auth else {
         panic!("example uses https")
     };
     assert_eq!(https.username_source(), ValueSource::Literal("git"));
@@ -39,9 +39,11 @@ fn minimal_config_takes_the_defaults() {
     assert_eq!(config.kv.version, KvVersion::V2);
     assert_eq!(config.kubernetes_auth.mount, "kubernetes");
     assert_eq!(config.kubernetes_auth.host, None);
-    assert_eq!(config.flux.namespace, "flux-system");
-    assert_eq!(config.flux.secret_name, "flux-system");
-    assert_eq!(config.flux.git_repository, "flux-system");
+    let flux = config.flux.as_ref().unwrap();
+    assert_eq!(flux.namespace, "flux-system");
+    assert_eq!(flux.secret_name, "flux-system");
+    assert_eq!(flux.git_repository, "flux-system");
+    assert!(config.argocd.is_none());
     assert_eq!(config.agent.namespace, "ferry-system");
     assert_eq!(config.agent.service_account, "ferry-agent");
     assert_eq!(config.agent.store_name, "vault-backend");
@@ -51,7 +53,7 @@ fn minimal_config_takes_the_defaults() {
         ("ferry-agent", "ferry-agent")
     );
     assert!(config.apps.is_empty());
-    let FluxAuth::Https(https) = &config.flux.auth else {
+    let FluxAuth::Https(https) = &flux.auth else {
         panic!("https")
     };
     assert_eq!(https.username_source(), ValueSource::Literal("git"));
@@ -214,8 +216,7 @@ env: [{name: &tok GIT_TOKEN, path: flux/git, key: password}]
 flux: {auth: {https: {passwordEnv: *tok}}}
 ";
     let config = ok(text);
-    assert_eq!(
-        config.flux.auth.env_refs(),
-        [("https.passwordEnv", "GIT_TOKEN")]
-    );
+    let refs = config.credential_env_refs();
+    let refs: Vec<_> = refs.iter().map(|r| (r.field.as_str(), r.env)).collect();
+    assert_eq!(refs, [("flux.auth.https.passwordEnv", "GIT_TOKEN")]);
 }
