@@ -118,6 +118,14 @@ apps:
         }
     }
 
+    /// Replaces `from` with `to` in bootstrap.yaml (which must contain it) and reloads it.
+    pub fn edit_config(&mut self, from: &str, to: &str) {
+        let yaml = std::fs::read_to_string(&self.config_path).unwrap();
+        assert!(yaml.contains(from), "bootstrap.yaml lacks {from:?}");
+        std::fs::write(&self.config_path, yaml.replacen(from, to, 1)).unwrap();
+        self.config = ferry_config::load(&self.config_path).unwrap();
+    }
+
     pub async fn kube_config(&self) -> kube::Config {
         let kubeconfig = kube::config::Kubeconfig::read_from(&self.env.kubeconfig).unwrap();
         kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
